@@ -1,0 +1,51 @@
+#!/bin/sh
+# debian-setup.sh: installs what zt needs on Debian 12, builds it, and optionally tests it.
+#
+#   sh contrib/debian-setup.sh build    packages to build, then ./configure && make
+#   sh contrib/debian-setup.sh check    packages to build and test, then make check
+#   sh contrib/debian-setup.sh deps     only the packages (build and test)
+#
+# Run it as root (or with sudo available) from the top of a checkout or release tarball.
+set -eu
+
+mode=${1:-build}
+case "$mode" in
+build|check|deps) ;;
+*) echo "usage: sh contrib/debian-setup.sh build|check|deps" >&2; exit 2 ;;
+esac
+
+cd "$(dirname "$0")/.."
+
+build_pkgs="gcc make autoconf automake pkg-config libc6-dev libssl-dev libevent-dev libinih-dev"
+# Check runs the unit tests; the rest are the real peers the integration tests drive.
+test_pkgs="check python3 iproute2 procps"
+
+pkgs=$build_pkgs
+[ "$mode" = build ] || pkgs="$pkgs $test_pkgs"
+
+missing=""
+for p in $pkgs; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing="$missing $p"
+	fi
+done
+if [ -n "$missing" ]; then
+	sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo="sudo"
+	echo "debian-setup: installing:$missing"
+	$sudo apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends $missing
+fi
+[ "$mode" = deps ] && exit 0
+
+jobs=$(nproc 2>/dev/null || echo 2)
+if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt configure ]; then
+	autoreconf -fi
+fi
+if [ ! -f Makefile ] || [ configure -nt config.status ]; then
+	./configure
+fi
+make -j"$jobs"
+if [ "$mode" = check ]; then
+	make -j"$jobs" check
+fi

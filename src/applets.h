@@ -1,0 +1,17 @@
+/* applets.h: the one list of zt's applets; every other list (prototypes, the dispatch table,
+ * help, install links) is generated from it. */
+#ifndef ZT_APPLETS_H
+#define ZT_APPLETS_H
+
+/* Install a link named after the applet itself as well as zt-NAME (not for names such as
+ * login, which would shadow a system program). */
+#define APPLET_BARE_LINK	0x01
+
+/* X(name, flags, one-line summary), in the order help lists them. */
+#define ZT_APPLETS(X)
+
+#define ZT_APPLET_PROTOTYPE(name, flags, summary) int name##_main(int argc, char **argv);
+ZT_APPLETS(ZT_APPLET_PROTOTYPE)
+#undef ZT_APPLET_PROTOTYPE
+
+#endif

@@ -1,0 +1,46 @@
+/* ev: the event loop over libevent 2.1: base, signals as events, timers, listeners. */
+#ifndef ZT_EV_H
+#define ZT_EV_H
+
+#include <sys/socket.h>
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct event_base;
+struct ev_signals;
+struct ev_timer;
+struct ev_listener;
+
+/* A new event base with libevent's messages routed to the log. */
+struct event_base *ev_base_new(void);
+/* The libevent version string this process runs with. */
+const char	*ev_version_string(void);
+
+/* SIGINT/SIGTERM call stop with the number of stop signals seen so far (1: drain gracefully,
+ * 2 or more: the caller should stop at once); SIGHUP calls reload; SIGPIPE is ignored. */
+struct ev_signals *ev_signals_new(struct event_base *base, void (*stop)(int signo, int count, void *),
+		    void (*reload)(void *), void *arg);
+void		 ev_signals_free(struct ev_signals *sig);
+
+/* A timer calling cb(arg); one-shot unless ev_timer_start was given repeat. */
+struct ev_timer	*ev_timer_new(struct event_base *base, void (*cb)(void *), void *arg);
+void		 ev_timer_start(struct ev_timer *t, uint64_t ms, bool repeat);
+void		 ev_timer_stop(struct ev_timer *t);
+bool		 ev_timer_pending(const struct ev_timer *t);
+void		 ev_timer_free(struct ev_timer *t);
+
+/* A TCP listener on sa calling accept_cb with each new non-blocking, close-on-exec socket.
+ * When the process runs out of descriptors it pauses accepting with back-off instead of spinning.
+ * Returns NULL after logging. */
+struct ev_listener *ev_listener_new(struct event_base *base, const struct sockaddr *sa,
+		    socklen_t salen, int backlog,
+		    void (*accept_cb)(int fd, const struct sockaddr *peer, socklen_t peerlen, void *),
+		    void *arg);
+/* The bound address (useful with port 0). */
+int		 ev_listener_address(const struct ev_listener *l, struct sockaddr_storage *ss,
+		    socklen_t *len);
+void		 ev_listener_enable(struct ev_listener *l, bool on);
+void		 ev_listener_free(struct ev_listener *l);
+
+#endif

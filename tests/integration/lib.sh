@@ -1,0 +1,110 @@
+# lib.sh: helpers for zt's integration tests (POSIX sh). Source it, then call t_init.
+# Each test runs in its own temporary directory, removed on exit; ports are ephemeral.
+
+: "${ZT:?ZT must name the built binary (make check sets it)}"
+: "${top_srcdir:=.}"
+
+T_FAILED=0
+T_PIDS=""
+
+t_init() {
+	T_NAME=$(basename "$0" .sh)
+	T_DIR=$(mktemp -d "${TMPDIR:-/tmp}/zt-$T_NAME.XXXXXX") || exit 99
+	trap 't_cleanup' EXIT
+	trap 'exit 1' INT TERM HUP
+}
+
+t_cleanup() {
+	status=$?
+	for p in $T_PIDS; do
+		kill "$p" 2>/dev/null
+	done
+	for p in $T_PIDS; do
+		wait "$p" 2>/dev/null
+	done
+	if [ "$status" -ne 0 ] || [ "$T_FAILED" -ne 0 ]; then
+		echo "--- $T_NAME failed; files kept in $T_DIR"
+	else
+		rm -rf "$T_DIR"
+	fi
+}
+
+# Skip the whole test (exit 77) unless every named program is installed.
+t_need() {
+	for prog in "$@"; do
+		if ! command -v "$prog" >/dev/null 2>&1; then
+			echo "SKIP: $prog is not installed"
+			exit 77
+		fi
+	done
+}
+
+t_fail() {
+	echo "FAIL: $*" >&2
+	T_FAILED=1
+}
+
+t_pass() {
+	echo "ok: $*"
+}
+
+# t_check DESCRIPTION COMMAND...: runs COMMAND, records a failure if it fails.
+t_check() {
+	desc=$1
+	shift
+	if "$@"; then
+		t_pass "$desc"
+	else
+		t_fail "$desc"
+	fi
+}
+
+# Runs the command, keeping stdout, stderr and the status in $T_DIR/out, err and $T_RC.
+t_run() {
+	"$@" >"$T_DIR/out" 2>"$T_DIR/err"
+	T_RC=$?
+}
+
+t_contains() {
+	grep -q -e "$2" "$1"
+}
+
+# Waits up to $2 seconds (default 10) for the shell condition $1 to hold.
+t_wait() {
+	cond=$1
+	limit=$(( ${2:-10} * 10 ))
+	i=0
+	while [ "$i" -lt "$limit" ]; do
+		if eval "$cond"; then
+			return 0
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+
+# Prints a free TCP/UDP port on 127.0.0.1 chosen by the kernel.
+t_port() {
+	python3 -c 'import socket
+s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1",0))
+t=socket.socket()
+p=s.getsockname()[1]
+t.bind(("127.0.0.1",p))
+print(p)'
+}
+
+# Starts a background command, remembering it for cleanup; its pid in $T_LAST.
+t_bg() {
+	"$@" &
+	T_LAST=$!
+	T_PIDS="$T_PIDS $T_LAST"
+}
+
+t_done() {
+	if [ "$T_FAILED" -ne 0 ]; then
+		exit 1
+	fi
+	exit 0
+}

@@ -1,0 +1,18 @@
+/* suites.h: one Check suite per module of src/common, gathered by runner.c. */
+#ifndef ZT_TEST_SUITES_H
+#define ZT_TEST_SUITES_H
+
+#include <check.h>
+
+#define ZT_SUITES(X) \
+	X(conf) \
+	X(ev) \
+	X(log) \
+	X(tls) \
+	X(util)
+
+#define ZT_SUITE_PROTOTYPE(name) Suite *name##_suite(void);
+ZT_SUITES(ZT_SUITE_PROTOTYPE)
+#undef ZT_SUITE_PROTOTYPE
+
+#endif
