@@ -8,7 +8,8 @@
 #define APPLET_BARE_LINK	0x01
 
 /* X(name, flags, one-line summary), in the order help lists them. */
-#define ZT_APPLETS(X)
+#define ZT_APPLETS(X) \
+	X(dns, APPLET_BARE_LINK, "private DNS resolver: dnsmasq's configuration, dnsmasq's answers")
 
 #define ZT_APPLET_PROTOTYPE(name, flags, summary) int name##_main(int argc, char **argv);
 ZT_APPLETS(ZT_APPLET_PROTOTYPE)

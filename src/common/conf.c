@@ -17,9 +17,9 @@
 #include "util.h"
 
 #define CONF_FILE_MAX	(1024 * 1024)	/* larger is not a configuration file */
-#define CONF_NAMED_MAX	10000		/* named sections per file: lookups are linear */
+#define CONF_NAMED_MAX	4096		/* named sections per file: lookups are linear */
 #define CONF_REASON_MAX	1024
-#define CONF_QUOTE_MAX	512		/* a quoted value in a message, cut with "..." beyond */
+#define CONF_QUOTE_MAX	512		/* a quoted value in a message; cut beyond */
 #define CONF_QLINE_MAX	96		/* a quoted line in a syntax error */
 #define CONF_HIDDEN	"(hidden)"
 #define CONF_BOM	"\xef\xbb\xbf"
@@ -42,7 +42,7 @@ struct conf_val {
 /* The values one source gives one key of one section. */
 struct conf_item {
 	const struct conf_entry	*entry;
-	char			*section;	/* full name: "", "edge", "app db.example.com" */
+	char			*section;	/* full name: "", "edge", "app db" */
 	struct conf_val		*vals;
 	size_t			 nvals;
 };
@@ -51,7 +51,7 @@ struct conf_item {
 struct conf_layer {
 	struct conf_item	*items;
 	size_t			 nitems;
-	char			**sections;	/* named section instances, in order of appearance */
+	char			**sections;	/* named instances, in order of appearance */
 	size_t			 nsections;
 };
 
@@ -77,9 +77,9 @@ struct conf_parse {
 	size_t			 pos;
 	int			 line;
 	int			 nerrors;
-	int			 first_syntax;	/* line of the first syntax error we reported */
+	int			 first_syntax;	/* line of our first syntax error */
 	char			*section;	/* the current section, as inih reads it */
-	bool			 section_ok;	/* false: its header was reported, skip its keys */
+	bool			 section_ok;	/* false: header reported, skip its keys */
 	struct conf_layer	 scratch;
 };
 
@@ -596,6 +596,7 @@ conf_instance(const struct conf *conf, const char *type, size_t tlen, size_t i, 
 	return found;
 }
 
+/* An empty configuration over table: every key at its default. */
 struct conf *
 conf_new(const struct conf_entry *table)
 {
@@ -605,6 +606,7 @@ conf_new(const struct conf_entry *table)
 	return conf;
 }
 
+/* Frees every layer, wiping secrets; NULL is a no-op. */
 void
 conf_free(struct conf *conf)
 {
@@ -646,7 +648,8 @@ conf_unknown_section(struct conf_parse *p, const char *name)
 			continue;
 		if (tlen > 0) {
 			const char *sp = strchr(name, ' ');
-			char *word = xstrndup(name, sp != NULL ? (size_t)(sp - name) : strlen(name));
+			size_t wlen = sp != NULL ? (size_t)(sp - name) : strlen(name);
+			char *word = xstrndup(name, wlen);
 			char *type = xstrndup(e->section, tlen);
 
 			conf_str_add(&known, "%s[%s NAME]", known.len > 0 ? ", " : "", type);
@@ -876,13 +879,14 @@ conf_handler(void *user, const char *section, const char *key, const char *value
 	struct conf_where w = { CONF_SRC_FILE, p->name, p->line };
 	const struct conf_entry *e;
 	struct conf_item *it;
-	char qs[CONF_QUOTE_MAX];
+	char qs[CONF_QUOTE_MAX], qp[CONF_QUOTE_MAX];
 
 	/* inih cuts long section names; anything else means it reads lines differently. */
 	if (strncmp(section, p->section, strlen(section)) != 0) {
 		log_errorx("%s:%d: inih read this line in section [%s], not [%s]: it was built "
 		    "with options zt does not expect", p->name, p->line,
-		    conf_escape(section, false, qs, sizeof(qs)), p->section);
+		    conf_escape(section, false, qs, sizeof(qs)),
+		    conf_escape(p->section, false, qp, sizeof(qp)));
 		p->nerrors++;
 		return 1;
 	}
@@ -914,6 +918,7 @@ conf_handler(void *user, const char *section, const char *key, const char *value
 	return 1;
 }
 
+/* Parses data into a scratch layer and commits it as the file layer only if it had no error. */
 int
 conf_load_buffer(struct conf *conf, const char *name, const char *data, size_t len)
 {
@@ -959,12 +964,14 @@ out:
 	return ret;
 }
 
+/* conf_load_buffer over a NUL-terminated string. */
 int
 conf_load_string(struct conf *conf, const char *name, const char *text)
 {
 	return conf_load_buffer(conf, name, text, strlen(text));
 }
 
+/* Reads path whole (wiping the copy afterwards) and parses it. */
 int
 conf_load_file(struct conf *conf, const char *path)
 {
@@ -989,6 +996,7 @@ out:
 	return ret;
 }
 
+/* Rebuilds the environment layer from the variables of the table, if all are valid. */
 int
 conf_load_env(struct conf *conf)
 {
@@ -1019,6 +1027,7 @@ out:
 	return ret;
 }
 
+/* Checks value and files it in the flag layer: replacing a single key, appending to a multi. */
 int
 conf_set_flag(struct conf *conf, const char *section, const char *key, const char *value,
     const char *origin)
@@ -1063,6 +1072,7 @@ conf_missing(const struct conf_entry *e, const char *section)
 		    e->env != NULL && conf_named_type_len(e->section) == 0 ? e->env : "");
 }
 
+/* Checks the table's defaults and that every required key has a value, per named instance. */
 int
 conf_check(const struct conf *conf)
 {
@@ -1109,12 +1119,14 @@ conf_lookup(const struct conf *conf, const char **section, const char *key)
 	return conf_entry_find(conf->table, *section, key);
 }
 
+/* The first effective value. */
 const char *
 conf_get(const struct conf *conf, const char *section, const char *key)
 {
 	return conf_get_nth(conf, section, key, 0);
 }
 
+/* The effective value as a long (validated when set). */
 long
 conf_get_int(const struct conf *conf, const char *section, const char *key)
 {
@@ -1126,6 +1138,7 @@ conf_get_int(const struct conf *conf, const char *section, const char *key)
 	return n;
 }
 
+/* The effective value as a boolean (validated when set). */
 bool
 conf_get_bool(const struct conf *conf, const char *section, const char *key)
 {
@@ -1137,6 +1150,7 @@ conf_get_bool(const struct conf *conf, const char *section, const char *key)
 	return b;
 }
 
+/* The effective value in milliseconds (validated when set). */
 uint64_t
 conf_get_duration(const struct conf *conf, const char *section, const char *key)
 {
@@ -1149,6 +1163,7 @@ conf_get_duration(const struct conf *conf, const char *section, const char *key)
 	return ms;
 }
 
+/* Which source the effective value comes from. */
 enum conf_source
 conf_get_source(const struct conf *conf, const char *section, const char *key)
 {
@@ -1160,6 +1175,7 @@ conf_get_source(const struct conf *conf, const char *section, const char *key)
 	return conf_effective(conf, e, section, &it);
 }
 
+/* How many effective values there are: a default counts as one. */
 size_t
 conf_get_count(const struct conf *conf, const char *section, const char *key)
 {
@@ -1178,6 +1194,7 @@ conf_get_count(const struct conf *conf, const char *section, const char *key)
 	}
 }
 
+/* The i-th effective value, or NULL past the end. */
 const char *
 conf_get_nth(const struct conf *conf, const char *section, const char *key, size_t i)
 {
@@ -1196,6 +1213,7 @@ conf_get_nth(const struct conf *conf, const char *section, const char *key, size
 	}
 }
 
+/* How many instances of the named section type there are. */
 size_t
 conf_section_count(const struct conf *conf, const char *type)
 {
@@ -1206,6 +1224,7 @@ conf_section_count(const struct conf *conf, const char *type)
 	return n;
 }
 
+/* The full name of the i-th instance of type. */
 const char *
 conf_section_nth(const struct conf *conf, const char *type, size_t i)
 {
@@ -1216,6 +1235,7 @@ conf_section_nth(const struct conf *conf, const char *type, size_t i)
 	return conf_instance(conf, type, strlen(type), i, &n);
 }
 
+/* The instance name after the type, or NULL. */
 const char *
 conf_section_name(const char *section)
 {
@@ -1226,6 +1246,7 @@ conf_section_name(const char *section)
 	return sp + 1;
 }
 
+/* A source as conf_dump names it. */
 const char *
 conf_source_name(enum conf_source src)
 {
@@ -1289,6 +1310,7 @@ conf_dump_section(const struct conf *conf, FILE *fp, const char *pattern, const 
 			conf_dump_entry(conf, fp, e, section);
 }
 
+/* Prints the top section, then every table section in table order, named ones per instance. */
 void
 conf_dump(const struct conf *conf, FILE *fp)
 {

@@ -36,9 +36,9 @@ struct conf_entry {
 	const char	*key;
 	enum conf_type	 type;
 	const char	*def;		/* default, written as in the file; NULL for none */
-	const char	*env;		/* environment variable, NULL for none (ignored for named sections) */
+	const char	*env;		/* environment variable or NULL (not for named sections) */
 	int		 flags;
-	long		 min, max;	/* CONF_INT bounds; CONF_HOSTPORT default port in min */
+	long		 min, max;	/* CONF_INT bounds; CONF_HOSTPORT: default port in min */
 	const char *const *choices;	/* CONF_ENUM: NULL-terminated */
 	/* Extra validation: return false and write a reason into err to reject value. */
 	bool		(*validate)(const char *value, char *err, size_t errlen);
@@ -57,7 +57,8 @@ void		 conf_free(struct conf *conf);
  * are errors naming file, line, key and value; all are logged, then -1 with conf unchanged. */
 int		 conf_load_file(struct conf *conf, const char *path);
 /* Same over len bytes of data (a NUL byte is an error); name is used in messages. */
-int		 conf_load_buffer(struct conf *conf, const char *name, const char *data, size_t len);
+int		 conf_load_buffer(struct conf *conf, const char *name, const char *data,
+		    size_t len);
 /* Same over a string (name is used in messages). */
 int		 conf_load_string(struct conf *conf, const char *name, const char *text);
 /* Reads every entry's environment variable that is set and not empty (for named sections:
@@ -81,8 +82,10 @@ uint64_t	 conf_get_duration(const struct conf *conf, const char *section, const 
 enum conf_source conf_get_source(const struct conf *conf, const char *section, const char *key);
 /* For CONF_F_MULTI keys: the number of values, and the i-th one (NULL past the end). The values
  * of the highest source that has any win whole: flags replace file values, never append. */
-size_t		 conf_get_count(const struct conf *conf, const char *section, const char *key);
-const char	*conf_get_nth(const struct conf *conf, const char *section, const char *key, size_t i);
+size_t		 conf_get_count(const struct conf *conf, const char *section,
+		    const char *key);
+const char	*conf_get_nth(const struct conf *conf, const char *section, const char *key,
+		    size_t i);
 /* Instances of a named section type ("app"), in file order (then those only flags named): count
  * and the i-th full name ("app db.example.com"); conf_section_name gives the part after the
  * type ("db.example.com"), or NULL for a section without one. */

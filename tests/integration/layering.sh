@@ -13,6 +13,7 @@ rank() {
 	dns|dnsconf) echo 2 ;;
 	dnscache) echo 3 ;;
 	resolver) echo 4 ;;
+	dnsfwd) echo 5 ;;
 	*) echo "" ;;
 	esac
 }

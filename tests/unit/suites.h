@@ -6,7 +6,11 @@
 
 #define ZT_SUITES(X) \
 	X(conf) \
+	X(dns) \
+	X(dnscache) \
+	X(dnsconf) \
 	X(ev) \
+	X(ifaddr) \
 	X(log) \
 	X(tls) \
 	X(util)

@@ -1,0 +1,1125 @@
+/* dns: `zt dns serve`, a private resolver that reads dnsmasq's configuration as it is and
+ * answers as dnsmasq 2.90 does (RFC 1035, 6891, 7766; RFC 5452 for forwarding). */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <arpa/inet.h>
+#include <linux/capability.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "applets.h"
+#include "common/dns.h"
+#include "common/dnscache.h"
+#include "common/dnsconf.h"
+#include "common/dnsfwd.h"
+#include "common/ev.h"
+#include "common/ifaddr.h"
+#include "common/log.h"
+#include "common/resolver.h"
+#include "common/util.h"
+
+static const char usage[] =
+"usage: zt dns serve [-C FILE] [--conf-dir=DIR] [--OPTION[=VALUE] ...] [--test]\n"
+"                    [--log-format=text|json] [--log-level=LEVEL]\n"
+"\n"
+"A private DNS resolver that reads dnsmasq's configuration unchanged and answers as\n"
+"dnsmasq 2.90 does: address=, local=, server=, hosts files, host-record, cname,\n"
+"txt-record, srv-host, mx-host, ptr-record, a cache, and forwarding hardened against\n"
+"spoofing. Every dnsmasq DNS option zt supports can be given in a file or on the\n"
+"command line as --option=value; see zt-dns(8) and doc/dns.md.\n"
+"\n"
+"  -C, --conf-file=FILE  read FILE instead of /etc/dnsmasq.conf\n"
+"  -7, --conf-dir=DIR    read the files of DIR (dnsmasq's rules)\n"
+"  --test                check the configuration and exit\n"
+"  -k, --keep-in-foreground, -d, --no-daemon\n"
+"                        do not go into the background\n"
+"  --log-format=FORMAT   text (the default on a terminal) or json\n"
+"  --log-level=LEVEL     error, warn, info (default) or debug\n";
+
+#define DNS_TCP_MAX_CONNS	128	/* concurrent TCP clients */
+#define DNS_TCP_MAX_QUERIES	100	/* per connection, as dnsmasq */
+#define DNS_TCP_IDLE_SECS	10	/* RFC 7766 section 6.2.3 */
+#define DNS_UDP_BURST		64	/* datagrams read per wake-up */
+#define DNS_REFUSED_LOG_SECS	5
+
+struct server;
+
+/* A bound socket pair (UDP and TCP) on one address, or a wildcard socket. */
+struct listener {
+	struct server	*srv;
+	struct ifaddr_entry	 ifa;		/* the address bound (wildcard: family only) */
+	bool		 wildcard;
+	int		 udp;
+	struct event	*udp_ev;
+	struct ev_listener *tcp;
+	bool		 seen;		/* still present at the last re-list */
+};
+
+/* A UDP client waiting for an upstream answer. */
+struct udp_client {
+	struct server	*srv;
+	int		 fd;
+	struct sockaddr_storage peer;
+	socklen_t	 peerlen;
+	bool		 has_pktinfo;
+	struct sockaddr_storage local;	/* the address the query came to (wildcard sockets) */
+	unsigned int	 ifindex;
+	bool		 rewrite_nx;
+	bool		 cache_ok;
+	struct resolver_qinfo info;
+	size_t		 qlen;
+	uint8_t		 q[];
+};
+
+/* A TCP client connection: queries are answered in order, one at a time. */
+struct tcp_conn {
+	struct server	*srv;
+	struct bufferevent *bev;
+	struct dnsfwd_wait *wait;
+	uint8_t		*q;		/* the query being answered */
+	size_t		 qlen;
+	bool		 rewrite_nx;
+	bool		 cache_ok;
+	unsigned int	 nqueries;
+	struct tcp_conn	*next, *prev;
+};
+
+struct server {
+	struct event_base *base;
+	struct dnsconf	*conf;
+	struct dnscache	*cache;
+	struct resolver	*res;
+	struct dnsfwd	*fwd;
+	struct ev_signals *sig;
+	struct ifaddr_watch *watch;
+	struct ev_timer	*resolv_timer;
+	struct listener	**listeners;
+	size_t		 nlisteners;
+	bool		 filter;	/* wildcard sockets with interface rules: check arrivals */
+	struct ifaddr_entry	*addrs;		/* the machine's addresses, for that check */
+	size_t		 naddrs;
+	struct tcp_conn	*conns;
+	size_t		 nconns;
+	time_t		 resolv_mtime;
+	char		*resolv_used;
+	time_t		 refused_logged;
+	bool		 stopping;
+	int		 exit_status;
+	uint8_t		 out[DNS_MAXMSG];
+};
+
+static void udp_read(evutil_socket_t fd, short what, void *arg);
+static void listen_rules(const struct dnsconf *c, struct ifaddr_rules *rules,
+    struct sockaddr_storage **listen);
+static void tcp_accept(int fd, const struct sockaddr *peer, socklen_t len, void *arg);
+static void tcp_next(struct tcp_conn *c);
+
+/* --- logging of queries ----------------------------------------------------------------- */
+
+static void
+log_query(struct server *srv, const struct resolver_qinfo *q, const struct sockaddr *peer,
+    const char *what, const char *detail)
+{
+	char name[DNS_MAXTEXT], type[DNS_TYPE_TEXT], from[80];
+
+	if (!srv->conf->log_queries)
+		return;
+	dns_name_to_text(&q->qname, name, sizeof(name));
+	dns_type_name(q->qtype, type, sizeof(type));
+	if (peer != NULL)
+		log_info("query[%s] %s from %s", type, name, util_sockaddr_str(peer, from,
+		    sizeof(from)));
+	if (what != NULL)
+		log_info("%s %s %s", what, name, detail != NULL ? detail : "");
+}
+
+/* --- replies ------------------------------------------------------------------------- */
+
+/* Sends a datagram back from the address the query came to. */
+static void
+udp_send(int fd, const uint8_t *buf, size_t len, const struct sockaddr_storage *peer,
+    socklen_t peerlen, bool has_pktinfo, const struct sockaddr_storage *local,
+    unsigned int ifindex)
+{
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr mh = { .msg_name = (void *)peer, .msg_namelen = peerlen, .msg_iov = &iov,
+	    .msg_iovlen = 1 };
+	union {
+		struct cmsghdr	 align;
+		char		 buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+	} cbuf;
+
+	if (has_pktinfo) {
+		struct cmsghdr *cm;
+
+		memset(&cbuf, 0, sizeof(cbuf));
+		mh.msg_control = cbuf.buf;
+		if (local->ss_family == AF_INET) {
+			struct in_pktinfo pi = { 0 };
+
+			pi.ipi_spec_dst = ((const struct sockaddr_in *)local)->sin_addr;
+			mh.msg_controllen = CMSG_SPACE(sizeof(pi));
+			cm = CMSG_FIRSTHDR(&mh);
+			cm->cmsg_level = IPPROTO_IP;
+			cm->cmsg_type = IP_PKTINFO;
+			cm->cmsg_len = CMSG_LEN(sizeof(pi));
+			memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+		} else {
+			struct in6_pktinfo pi = { 0 };
+
+			pi.ipi6_addr = ((const struct sockaddr_in6 *)local)->sin6_addr;
+			pi.ipi6_ifindex = ifindex;
+			mh.msg_controllen = CMSG_SPACE(sizeof(pi));
+			cm = CMSG_FIRSTHDR(&mh);
+			cm->cmsg_level = IPPROTO_IPV6;
+			cm->cmsg_type = IPV6_PKTINFO;
+			cm->cmsg_len = CMSG_LEN(sizeof(pi));
+			memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+		}
+	}
+	if (sendmsg(fd, &mh, 0) == -1 && errno != EAGAIN)
+		log_debug("dns: sendmsg: %s", strerror(errno));
+}
+
+/* Answers REFUSED when the forwarder cannot take the query (no servers, or too many). */
+static size_t
+refuse(struct server *srv, const uint8_t *q, size_t qlen, bool tcp, const struct resolver_group *g)
+{
+	time_t now = time(NULL);
+
+	if (g != NULL && g->nservers == 0)
+		log_debug("dns: no upstream servers for this name: REFUSED");
+	else if (now - srv->refused_logged >= DNS_REFUSED_LOG_SECS) {
+		srv->refused_logged = now;
+		log_warnx("Maximum number of concurrent DNS queries reached (max: %u)",
+		    srv->conf->dns_forward_max);
+	}
+	return resolver_error_reply(srv->res, q, qlen, DNS_R_REFUSED, tcp, srv->out,
+	    sizeof(srv->out));
+}
+
+static void
+log_reply(struct server *srv, const struct resolver_qinfo *info, const uint8_t *buf, size_t len,
+    const char *what)
+{
+	char detail[32], rc[DNS_TYPE_TEXT];
+	uint16_t flags;
+
+	if (!srv->conf->log_queries || dns_get_flags(buf, len, &flags) != 0)
+		return;
+	dns_rcode_name(DNS_RCODE(flags), rc, sizeof(rc));
+	snprintf(detail, sizeof(detail), "is %s", rc);
+	log_query(srv, info, NULL, what, detail);
+}
+
+static void
+udp_forwarded(void *arg, enum dnsfwd_status status, const uint8_t *reply, size_t len,
+    const struct dns_msg *msg)
+{
+	struct udp_client *c = arg;
+	struct server *srv = c->srv;
+	size_t n;
+
+	if (status == DNSFWD_ANSWER) {
+		n = resolver_forwarded_reply(srv->res, c->q, c->qlen, false, reply, len, msg,
+		    c->rewrite_nx, c->cache_ok, time(NULL), srv->out, sizeof(srv->out));
+		if (n > 0) {
+			log_reply(srv, &c->info, srv->out, n, "reply");
+			udp_send(c->fd, srv->out, n, &c->peer, c->peerlen, c->has_pktinfo, &c->local,
+			    c->ifindex);
+		}
+	}
+	free(c);
+}
+
+/* Handles one client query arriving over UDP on listener fd. */
+static void
+udp_query(struct server *srv, int fd, const uint8_t *q, size_t qlen,
+    const struct sockaddr_storage *peer, socklen_t peerlen, bool has_pktinfo,
+    const struct sockaddr_storage *local, unsigned int ifindex)
+{
+	struct resolver_result res;
+	const struct resolver_group *g;
+	struct udp_client *c;
+
+	/* Port 0 cannot be answered; dnsmasq drops it too. */
+	if ((peer->ss_family == AF_INET && ((const struct sockaddr_in *)peer)->sin_port == 0) ||
+	    (peer->ss_family == AF_INET6 && ((const struct sockaddr_in6 *)peer)->sin6_port == 0))
+		return;
+	resolver_query(srv->res, q, qlen, false, time(NULL), srv->out, sizeof(srv->out), &res);
+	if (res.action == RESOLVER_DROP)
+		return;
+	if (srv->conf->log_queries)
+		log_query(srv, &res.info, (const struct sockaddr *)peer, NULL, NULL);
+	if (res.action == RESOLVER_REPLY) {
+		log_reply(srv, &res.info, srv->out, res.len, res.source);
+		udp_send(fd, srv->out, res.len, peer, peerlen, has_pktinfo, local, ifindex);
+		return;
+	}
+	g = resolver_group(srv->res, res.group);
+	c = xmalloc(sizeof(*c) + qlen);
+	c->srv = srv;
+	c->fd = fd;
+	c->peer = *peer;
+	c->peerlen = peerlen;
+	c->has_pktinfo = has_pktinfo;
+	c->local = *local;
+	c->ifindex = ifindex;
+	c->rewrite_nx = res.rewrite_nx;
+	c->cache_ok = res.cache_ok;
+	c->info = res.info;
+	c->qlen = qlen;
+	memcpy(c->q, q, qlen);
+	if (dnsfwd_query(srv->fwd, g, res.group, &res.info, udp_forwarded, c) == NULL) {
+		size_t n = refuse(srv, q, qlen, false, g);
+		if (n > 0)
+			udp_send(fd, srv->out, n, peer, peerlen, has_pktinfo, local, ifindex);
+		free(c);
+		return;
+	}
+	if (srv->conf->log_queries) {
+		char to[80] = "";
+		if (g != NULL && g->nservers > 0)
+			util_sockaddr_str((const struct sockaddr *)&g->servers[0].addr, to,
+			    sizeof(to));
+		log_query(srv, &res.info, NULL, "forwarded", to);
+	}
+}
+
+/* With wildcard sockets: whether interface=, except-interface= and listen-address= allow the
+ * address (on interface ifindex) a datagram arrived at. */
+static bool
+arrival_allowed(struct server *srv, const struct sockaddr_storage *local, unsigned int ifindex)
+{
+	struct ifaddr_rules rules;
+	struct sockaddr_storage *ls;
+	bool ok = false;
+
+	for (size_t i = 0; i < srv->naddrs; i++) {
+		const struct ifaddr_entry *a = &srv->addrs[i];
+		if (a->family != local->ss_family || (ifindex != 0 && a->index != ifindex))
+			continue;
+		if (a->family == AF_INET ? a->addr.sin.sin_addr.s_addr !=
+		    ((const struct sockaddr_in *)local)->sin_addr.s_addr :
+		    memcmp(&a->addr.sin6.sin6_addr, &((const struct sockaddr_in6 *)local)->sin6_addr,
+		    16) != 0)
+			continue;
+		listen_rules(srv->conf, &rules, &ls);
+		ok = ifaddr_match(&rules, a);
+		free(ls);
+		break;
+	}
+	return ok;
+}
+
+static void
+refresh_addrs(void *arg)
+{
+	struct server *srv = arg;
+	struct ifaddr_entry *addrs;
+	size_t n;
+
+	if (ifaddr_list(&addrs, &n) == 0) {
+		free(srv->addrs);
+		srv->addrs = addrs;
+		srv->naddrs = n;
+	}
+}
+
+/* Reads a burst of datagrams from a listener's UDP socket. */
+static void
+udp_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener *l = arg;
+	struct server *srv = l->srv;
+	static uint8_t buf[DNS_MAXMSG];
+
+	for (int i = 0; i < DNS_UDP_BURST; i++) {
+		struct sockaddr_storage peer, local;
+		union {
+			struct cmsghdr	 align;
+			char		 buf[256];
+		} cbuf;
+		struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+		struct msghdr mh = { .msg_name = &peer, .msg_namelen = sizeof(peer), .msg_iov = &iov,
+		    .msg_iovlen = 1, .msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf) };
+		unsigned int ifindex = 0;
+		bool has_pktinfo = false;
+		ssize_t n;
+
+		if ((n = recvmsg(fd, &mh, MSG_DONTWAIT)) < 0)
+			return;
+		if (mh.msg_flags & MSG_TRUNC)
+			continue;
+		memset(&local, 0, sizeof(local));
+		if (l->wildcard) {
+			for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm != NULL;
+			    cm = CMSG_NXTHDR(&mh, cm)) {
+				if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) {
+					struct in_pktinfo pi;
+					memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+					local.ss_family = AF_INET;
+					((struct sockaddr_in *)&local)->sin_addr = pi.ipi_addr;
+					ifindex = (unsigned int)pi.ipi_ifindex;
+					has_pktinfo = true;
+				} else if (cm->cmsg_level == IPPROTO_IPV6 &&
+				    cm->cmsg_type == IPV6_PKTINFO) {
+					struct in6_pktinfo pi;
+					memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+					local.ss_family = AF_INET6;
+					((struct sockaddr_in6 *)&local)->sin6_addr = pi.ipi6_addr;
+					ifindex = pi.ipi6_ifindex;
+					has_pktinfo = true;
+				}
+			}
+			if (srv->filter && !arrival_allowed(srv, &local, ifindex))
+				continue;
+		}
+		udp_query(srv, fd, buf, (size_t)n, &peer, mh.msg_namelen, has_pktinfo, &local,
+		    ifindex);
+	}
+}
+
+/* --- TCP ----------------------------------------------------------------------------- */
+
+static void
+tcp_free(struct tcp_conn *c)
+{
+	struct server *srv = c->srv;
+
+	if (c->wait != NULL)
+		dnsfwd_cancel(srv->fwd, c->wait);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	srv->nconns--;
+	bufferevent_free(c->bev);
+	free(c->q);
+	free(c);
+}
+
+static void
+tcp_write_reply(struct tcp_conn *c, const uint8_t *buf, size_t len)
+{
+	uint8_t hdr[2] = { (uint8_t)(len >> 8), (uint8_t)len };
+
+	bufferevent_write(c->bev, hdr, 2);
+	bufferevent_write(c->bev, buf, len);
+}
+
+static void
+tcp_forwarded(void *arg, enum dnsfwd_status status, const uint8_t *reply, size_t len,
+    const struct dns_msg *msg)
+{
+	struct tcp_conn *c = arg;
+	struct server *srv = c->srv;
+	size_t n = 0;
+
+	c->wait = NULL;
+	if (status == DNSFWD_ANSWER)
+		n = resolver_forwarded_reply(srv->res, c->q, c->qlen, true, reply, len, msg,
+		    c->rewrite_nx, c->cache_ok, time(NULL), srv->out, sizeof(srv->out));
+	else
+		n = resolver_error_reply(srv->res, c->q, c->qlen, DNS_R_SERVFAIL, true, srv->out,
+		    sizeof(srv->out));
+	if (n > 0)
+		tcp_write_reply(c, srv->out, n);
+	free(c->q);
+	c->q = NULL;
+	tcp_next(c);
+}
+
+/* Answers the next complete query in the connection's input, if none is being answered. */
+static void
+tcp_next(struct tcp_conn *c)
+{
+	struct server *srv = c->srv;
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+
+	while (c->q == NULL && !srv->stopping) {
+		struct resolver_result res;
+		uint8_t hdr[2];
+		size_t len;
+
+		if (evbuffer_copyout(in, hdr, 2) != 2)
+			return;
+		len = (size_t)hdr[0] << 8 | hdr[1];
+		if (evbuffer_get_length(in) < len + 2)
+			return;
+		if (c->nqueries++ >= DNS_TCP_MAX_QUERIES || len == 0) {
+			tcp_free(c);
+			return;
+		}
+		c->q = xmalloc(len);
+		c->qlen = len;
+		evbuffer_drain(in, 2);
+		evbuffer_remove(in, c->q, len);
+		resolver_query(srv->res, c->q, len, true, time(NULL), srv->out, sizeof(srv->out),
+		    &res);
+		if (res.action == RESOLVER_FORWARD) {
+			const struct resolver_group *g = resolver_group(srv->res, res.group);
+
+			c->rewrite_nx = res.rewrite_nx;
+			c->cache_ok = res.cache_ok;
+			c->wait = dnsfwd_query(srv->fwd, g, res.group, &res.info, tcp_forwarded, c);
+			if (c->wait != NULL)
+				return;
+			res.len = refuse(srv, c->q, len, true, g);
+			res.action = res.len > 0 ? RESOLVER_REPLY : RESOLVER_DROP;
+		}
+		if (res.action == RESOLVER_REPLY)
+			tcp_write_reply(c, srv->out, res.len);
+		free(c->q);
+		c->q = NULL;
+		/* A query dnsmasq would drop ends the connection. */
+		if (res.action == RESOLVER_DROP) {
+			tcp_free(c);
+			return;
+		}
+	}
+}
+
+static void
+tcp_readcb(struct bufferevent *bev, void *arg)
+{
+	tcp_next(arg);
+}
+
+static void
+tcp_eventcb(struct bufferevent *bev, short what, void *arg)
+{
+	tcp_free(arg);
+}
+
+static void
+tcp_accept(int fd, const struct sockaddr *peer, socklen_t len, void *arg)
+{
+	struct listener *l = arg;
+	struct server *srv = l->srv;
+	struct timeval idle = { DNS_TCP_IDLE_SECS, 0 };
+	struct tcp_conn *c;
+
+	if (srv->nconns >= DNS_TCP_MAX_CONNS || srv->stopping) {
+		close(fd);
+		return;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->srv = srv;
+	c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		close(fd);
+		free(c);
+		return;
+	}
+	/* At most one query (2 + 65535 bytes) and a little more is read ahead. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, 2 * (DNS_MAXMSG + 2));
+	bufferevent_setcb(c->bev, tcp_readcb, NULL, tcp_eventcb, c);
+	bufferevent_set_timeouts(c->bev, &idle, &idle);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	c->next = srv->conns;
+	if (c->next != NULL)
+		c->next->prev = c;
+	srv->conns = c;
+	srv->nconns++;
+}
+
+/* --- listening ------------------------------------------------------------------------ */
+
+static void
+listener_free(struct listener *l)
+{
+	if (l == NULL)
+		return;
+	if (l->udp_ev != NULL)
+		event_free(l->udp_ev);
+	if (l->udp != -1)
+		close(l->udp);
+	ev_listener_free(l->tcp);
+	free(l);
+}
+
+/* Binds UDP and TCP on addr (port set) for the server; NULL after logging. */
+static struct listener *
+listener_new(struct server *srv, const struct ifaddr_entry *ifa, bool wildcard)
+{
+	struct listener *l = xcalloc(1, sizeof(*l));
+	struct sockaddr_storage ss;
+	int one = 1;
+	char name[80];
+
+	l->srv = srv;
+	l->ifa = *ifa;
+	l->wildcard = wildcard;
+	l->udp = -1;
+	memcpy(&ss, &ifa->addr, ifa->addrlen);
+	if (ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&ss)->sin_port = htons(srv->conf->port);
+	else
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons(srv->conf->port);
+	util_sockaddr_str((struct sockaddr *)&ss, name, sizeof(name));
+	l->udp = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (l->udp == -1)
+		goto fail;
+	setsockopt(l->udp, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ss.ss_family == AF_INET6)
+		setsockopt(l->udp, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (wildcard) {
+		if (ss.ss_family == AF_INET)
+			setsockopt(l->udp, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+		else
+			setsockopt(l->udp, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
+	}
+	if (bind(l->udp, (struct sockaddr *)&ss, ifa->addrlen) == -1)
+		goto fail;
+	l->udp_ev = event_new(srv->base, l->udp, EV_READ | EV_PERSIST, udp_read, l);
+	event_add(l->udp_ev, NULL);
+	l->tcp = ev_listener_new(srv->base, (struct sockaddr *)&ss, ifa->addrlen, 32, tcp_accept,
+	    l);
+	if (l->tcp == NULL) {
+		listener_free(l);
+		return NULL;
+	}
+	log_debug("dns: listening on %s", name);
+	return l;
+fail:
+	log_error("failed to create listening socket for %s", name);
+	listener_free(l);
+	return NULL;
+}
+
+static void
+listeners_add(struct server *srv, struct listener *l)
+{
+	srv->listeners = xreallocarray(srv->listeners, srv->nlisteners + 1,
+	    sizeof(*srv->listeners));
+	srv->listeners[srv->nlisteners++] = l;
+}
+
+/* The rules of interface=, except-interface= and listen-address=. */
+static void
+listen_rules(const struct dnsconf *c, struct ifaddr_rules *rules,
+    struct sockaddr_storage **listen)
+{
+	struct sockaddr_storage *ls = xcalloc(c->nlisten_addrs + 1, sizeof(*ls));
+
+	for (size_t i = 0; i < c->nlisten_addrs; i++) {
+		ls[i].ss_family = (sa_family_t)c->listen_addrs[i].family;
+		if (c->listen_addrs[i].family == AF_INET)
+			((struct sockaddr_in *)&ls[i])->sin_addr = c->listen_addrs[i].u.v4;
+		else
+			((struct sockaddr_in6 *)&ls[i])->sin6_addr = c->listen_addrs[i].u.v6;
+	}
+	memset(rules, 0, sizeof(*rules));
+	rules->interfaces = (const char *const *)c->interfaces;
+	rules->ninterfaces = c->ninterfaces;
+	rules->except = (const char *const *)c->except_interfaces;
+	rules->nexcept = c->nexcept_interfaces;
+	rules->listen = ls;
+	rules->nlisten = c->nlisten_addrs;
+	*listen = ls;
+}
+
+/* Binds every allowed address not yet bound and closes those that went away. With
+ * bind-interfaces (first is true) a failure is fatal, as in dnsmasq. */
+static int
+bind_addresses(struct server *srv, bool first)
+{
+	const struct dnsconf *c = srv->conf;
+	struct ifaddr_rules rules;
+	struct sockaddr_storage *ls;
+	struct ifaddr_entry *addrs = NULL;
+	size_t naddrs = 0;
+	int ret = -1;
+
+	listen_rules(c, &rules, &ls);
+	if (ifaddr_list(&addrs, &naddrs) == -1)
+		goto out;
+	for (size_t i = 0; i < srv->nlisteners; i++)
+		srv->listeners[i]->seen = false;
+	for (size_t i = 0; i < naddrs; i++) {
+		const struct ifaddr_entry *a = &addrs[i];
+		struct listener *l = NULL;
+
+		if (!ifaddr_match(&rules, a) || (a->flags & (IFADDR_F_TENTATIVE | IFADDR_F_DADFAILED)))
+			continue;
+		for (size_t j = 0; j < srv->nlisteners; j++)
+			if (ifaddr_same(&srv->listeners[j]->ifa, a))
+				l = srv->listeners[j];
+		if (l != NULL) {
+			l->seen = true;
+			continue;
+		}
+		if ((l = listener_new(srv, a, false)) == NULL) {
+			if (first && c->bind_interfaces)
+				goto out;
+			continue;
+		}
+		l->seen = true;
+		listeners_add(srv, l);
+	}
+	/* listen-address= entries that are not on this machine: fatal with bind-interfaces. */
+	if (first && c->bind_interfaces) {
+		for (size_t i = 0; i < c->nlisten_addrs; i++) {
+			bool found = false;
+			for (size_t j = 0; j < srv->nlisteners; j++) {
+				const struct ifaddr_entry *a = &srv->listeners[j]->ifa;
+				if (a->family == c->listen_addrs[i].family &&
+				    memcmp(a->family == AF_INET ? (const void *)&a->addr.sin.sin_addr :
+				    (const void *)&a->addr.sin6.sin6_addr,
+				    &c->listen_addrs[i].u, a->family == AF_INET ? 4 : 16) == 0)
+					found = true;
+			}
+			if (!found) {
+				char buf[INET6_ADDRSTRLEN];
+				inet_ntop(c->listen_addrs[i].family, &c->listen_addrs[i].u, buf,
+				    sizeof(buf));
+				log_errorx("failed to create listening socket for %s: Cannot assign "
+				    "requested address", buf);
+				goto out;
+			}
+		}
+	}
+	for (size_t i = 0; i < srv->nlisteners;) {
+		if (!srv->listeners[i]->seen) {
+			log_debug("dns: address gone, closing its sockets");
+			listener_free(srv->listeners[i]);
+			srv->listeners[i] = srv->listeners[--srv->nlisteners];
+		} else
+			i++;
+	}
+	ret = 0;
+out:
+	free(addrs);
+	free(ls);
+	return ret;
+}
+
+static void
+addresses_changed(void *arg)
+{
+	bind_addresses(arg, false);
+}
+
+/* Wildcard sockets (dnsmasq's default mode); arrival addresses are checked per packet. */
+static int
+bind_wildcard(struct server *srv)
+{
+	struct ifaddr_entry a;
+	int bound = 0;
+
+	memset(&a, 0, sizeof(a));
+	a.family = AF_INET;
+	a.addr.sin.sin_family = AF_INET;
+	a.addrlen = sizeof(struct sockaddr_in);
+	{
+		struct listener *l = listener_new(srv, &a, true);
+		if (l != NULL) {
+			listeners_add(srv, l);
+			bound++;
+		}
+	}
+	memset(&a, 0, sizeof(a));
+	a.family = AF_INET6;
+	a.addr.sin6.sin6_family = AF_INET6;
+	a.addrlen = sizeof(struct sockaddr_in6);
+	{
+		struct listener *l = listener_new(srv, &a, true);
+		if (l != NULL) {
+			listeners_add(srv, l);
+			bound++;
+		}
+	}
+	return bound > 0 ? 0 : -1;
+}
+
+/* --- resolv.conf ----------------------------------------------------------------------- */
+
+/* Re-reads the newest resolv-file when it changed (dnsmasq polls it). */
+static void
+resolv_poll(void *arg)
+{
+	struct server *srv = arg;
+	const struct dnsconf *c = srv->conf;
+	const char *newest = NULL;
+	time_t mtime = 0;
+	struct sockaddr_storage addrs[16];
+	size_t n = 0;
+	FILE *fp;
+	char *line = NULL;
+	size_t cap = 0;
+
+	for (size_t i = 0; i < c->nresolv_files; i++) {
+		struct stat st;
+		if (stat(c->resolv_files[i], &st) == 0 && (newest == NULL || st.st_mtime > mtime)) {
+			newest = c->resolv_files[i];
+			mtime = st.st_mtime;
+		}
+	}
+	if (newest == NULL || (mtime == srv->resolv_mtime && srv->resolv_used != NULL &&
+	    strcmp(srv->resolv_used, newest) == 0))
+		return;
+	srv->resolv_mtime = mtime;
+	free(srv->resolv_used);
+	srv->resolv_used = xstrdup(newest);
+	if ((fp = fopen(newest, "r")) == NULL)
+		return;
+	while (getline(&line, &cap, fp) != -1 && n < nitems(addrs)) {
+		char *save = NULL, *kw = strtok_r(line, " \t\r\n", &save), *val;
+		socklen_t len;
+
+		if (kw == NULL || strcmp(kw, "nameserver") != 0 ||
+		    (val = strtok_r(NULL, " \t\r\n", &save)) == NULL)
+			continue;
+		if (util_sockaddr_from(val, 53, &addrs[n], &len) == -1)
+			continue;
+		/* 0.0.0.0 and our own listening addresses are ignored, as in dnsmasq. */
+		if (addrs[n].ss_family == AF_INET &&
+		    ((struct sockaddr_in *)&addrs[n])->sin_addr.s_addr == 0)
+			continue;
+		if (c->port == 53) {
+			bool own = false;
+			for (size_t i = 0; i < srv->nlisteners; i++) {
+				const struct ifaddr_entry *a = &srv->listeners[i]->ifa;
+				if (!srv->listeners[i]->wildcard && a->family == addrs[n].ss_family &&
+				    (a->family == AF_INET ?
+				    a->addr.sin.sin_addr.s_addr ==
+				    ((struct sockaddr_in *)&addrs[n])->sin_addr.s_addr :
+				    memcmp(&a->addr.sin6.sin6_addr,
+				    &((struct sockaddr_in6 *)&addrs[n])->sin6_addr, 16) == 0))
+					own = true;
+			}
+			if (own) {
+				log_info("ignoring nameserver %s - local interface", val);
+				continue;
+			}
+		}
+		log_info("using nameserver %s#53", val);
+		n++;
+	}
+	free(line);
+	fclose(fp);
+	if (n == 0)
+		log_warnx("no servers found in %s, will retry", newest);
+	resolver_set_resolv_servers(srv->res, addrs, n);
+}
+
+/* --- process ------------------------------------------------------------------------- */
+
+static void
+on_stop(int signo, int count, void *arg)
+{
+	struct server *srv = arg;
+
+	srv->stopping = true;
+	event_base_loopbreak(srv->base);
+}
+
+static void
+on_reload(void *arg)
+{
+	struct server *srv = arg;
+
+	log_info("SIGHUP: clearing the cache and reading the hosts files again");
+	dnscache_flush(srv->cache);
+	resolver_reload_hosts(srv->res);
+	srv->resolv_mtime = 0;
+	resolv_poll(srv);
+}
+
+/* Drops root for the configured user and group, keeping the right to bind port 53 so that
+ * bind-dynamic can bind addresses that appear later. */
+static int
+drop_privileges(const struct dnsconf *c)
+{
+	struct passwd *pw;
+	struct group *gr = NULL;
+	gid_t gid;
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+
+	if (geteuid() != 0 || c->user == NULL)
+		return 0;
+	if ((pw = getpwnam(c->user)) == NULL) {
+		log_errorx("unknown user \"%s\" (user=): create it or give another", c->user);
+		return -1;
+	}
+	gid = pw->pw_gid;
+	if (c->group_set && c->group != NULL) {
+		if ((gr = getgrnam(c->group)) == NULL) {
+			log_errorx("unknown group \"%s\" (group=)", c->group);
+			return -1;
+		}
+		gid = gr->gr_gid;
+	} else if (!c->group_set && (gr = getgrnam("dip")) != NULL)
+		gid = gr->gr_gid;
+	if (pw->pw_uid == 0)
+		return 0;
+	if (prctl(PR_SET_KEEPCAPS, 1) == -1 || setgroups(0, NULL) == -1 || setgid(gid) == -1 ||
+	    setuid(pw->pw_uid) == -1) {
+		log_error("cannot change to user \"%s\"", c->user);
+		return -1;
+	}
+	memset(data, 0, sizeof(data));
+	data[0].effective = data[0].permitted = 1u << CAP_NET_BIND_SERVICE;
+	if (syscall(SYS_capset, &hdr, data) == -1)
+		log_warn("cannot keep CAP_NET_BIND_SERVICE; new addresses below port 1024 will not "
+		    "be bound");
+	return 0;
+}
+
+static int
+write_pid_file(const char *path)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (util_write_file_atomic(path, buf, strlen(buf), 0644) == -1) {
+		log_error("cannot write pid file \"%s\"", path);
+		return -1;
+	}
+	return 0;
+}
+
+static const struct dnsconf_flag dns_flags[] = {
+	{ "test", 0, false },
+	{ "log-format", 0, true },
+	{ "log-level", 0, true },
+	{ "help", 0, false },
+	{ NULL, 0, false },
+};
+
+/* Applies --log-format and --log-level; false after printing an error. */
+static bool
+apply_log_flags(const struct dnsconf *c)
+{
+	for (size_t i = 0; i < c->nflags; i++) {
+		const char *name = c->flags[i].flag->name, *v = c->flags[i].value;
+		enum log_format f;
+		enum log_level l;
+
+		if (strcmp(name, "log-format") == 0) {
+			if (log_format_parse(v, &f) == -1) {
+				fprintf(stderr, "zt dns: --log-format \"%s\": use text or json\n", v);
+				return false;
+			}
+			log_set_format(f);
+		} else if (strcmp(name, "log-level") == 0) {
+			if (log_level_parse(v, &l) == -1) {
+				fprintf(stderr, "zt dns: --log-level \"%s\": use error, warn, info or "
+				    "debug\n", v);
+				return false;
+			}
+			log_set_level(l);
+		}
+	}
+	return true;
+}
+
+static bool
+has_flag(const struct dnsconf *c, const char *name)
+{
+	for (size_t i = 0; i < c->nflags; i++)
+		if (strcmp(c->flags[i].flag->name, name) == 0)
+			return true;
+	return false;
+}
+
+/* Forks into the background; the parent exits with the child's start-up status. */
+static int
+daemonize(int *notify)
+{
+	int pfd[2];
+	pid_t pid;
+
+	if (pipe2(pfd, O_CLOEXEC) == -1)
+		return -1;
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid > 0) {
+		char status = 1;
+		close(pfd[1]);
+		if (read(pfd[0], &status, 1) != 1)
+			status = 1;
+		_exit(status);
+	}
+	close(pfd[0]);
+	setsid();
+	if (chdir("/") == -1)
+		return -1;
+	{
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (null != -1) {
+			dup2(null, STDIN_FILENO);
+			close(null);
+		}
+	}
+	*notify = pfd[1];
+	return 0;
+}
+
+static int
+serve(int argc, char **argv)
+{
+	struct dnsconf_params params = { .default_conf = DNSCONF_DEFAULT_CONF,
+	    .flags = dns_flags };
+	struct dnscache_options copts;
+	struct dnsfwd_options fopts;
+	struct server *srv = xcalloc(1, sizeof(*srv));
+	struct dnsconf *conf = NULL;
+	int ret = 1, notify = -1;
+
+	if (dnsconf_load(&params, argc, argv, &conf) == -1)
+		goto out;
+	srv->conf = conf;
+	if (has_flag(conf, "help")) {
+		fputs(usage, stdout);
+		ret = 0;
+		goto out;
+	}
+	if (!apply_log_flags(conf)) {
+		ret = 2;
+		goto out;
+	}
+	if (has_flag(conf, "test")) {
+		fprintf(stderr, "zt dns: syntax check OK.\n");
+		ret = 0;
+		goto out;
+	}
+	if (!conf->keep_in_foreground && !conf->no_daemon && daemonize(&notify) == -1) {
+		log_error("cannot go into the background");
+		goto out;
+	}
+
+	memset(&copts, 0, sizeof(copts));
+	copts.size = conf->cache_size;
+	copts.no_negcache = conf->no_negcache;
+	copts.neg_ttl = conf->neg_ttl;
+	copts.min_cache_ttl = conf->min_cache_ttl;
+	copts.max_cache_ttl = conf->max_cache_ttl;
+	memset(&fopts, 0, sizeof(fopts));
+	fopts.forward_max = conf->dns_forward_max;
+	fopts.strict_order = conf->strict_order;
+	fopts.all_servers = conf->all_servers;
+	fopts.query_port_set = conf->query_port_set;
+	fopts.query_port = conf->query_port;
+	fopts.edns_packet_max = conf->edns_packet_max;
+
+	if ((srv->base = ev_base_new()) == NULL)
+		goto out;
+	if (conf->cache_size > 0 && (srv->cache = dnscache_new(&copts)) == NULL)
+		goto out;
+	srv->res = resolver_new(conf, srv->cache, NULL);
+	srv->fwd = dnsfwd_new(srv->base, &fopts);
+	resolver_set_server_stats(srv->res, dnsfwd_server_stats, srv->fwd);
+	srv->sig = ev_signals_new(srv->base, on_stop, on_reload, srv);
+
+	if (conf->port == 0)
+		log_warnx("port=0: DNS is disabled");
+	else if (conf->bind_interfaces || conf->bind_dynamic) {
+		if (conf->bind_dynamic &&
+		    (srv->watch = ifaddr_watch_new(srv->base, addresses_changed, srv)) == NULL)
+			goto out;
+		if (bind_addresses(srv, true) == -1) {
+			ret = 2;
+			goto out;
+		}
+	} else {
+		if (conf->ninterfaces > 0 || conf->nexcept_interfaces > 0 || conf->nlisten_addrs > 0) {
+			srv->filter = true;
+			if ((srv->watch = ifaddr_watch_new(srv->base, refresh_addrs, srv)) == NULL)
+				goto out;
+			refresh_addrs(srv);
+		}
+		if (bind_wildcard(srv) == -1) {
+			ret = 2;
+			goto out;
+		}
+	}
+	if (!conf->no_resolv) {
+		resolv_poll(srv);
+		srv->resolv_timer = ev_timer_new(srv->base, resolv_poll, srv);
+		ev_timer_start(srv->resolv_timer, 1000, true);
+	}
+	if (conf->pid_file != NULL && strcmp(conf->pid_file, "/var/run/dnsmasq.pid") != 0 &&
+	    write_pid_file(conf->pid_file) == -1)
+		goto out;
+	if (drop_privileges(conf) == -1)
+		goto out;
+	log_info("started, version %s, cache size %u", PACKAGE_VERSION, conf->cache_size);
+	if (notify != -1) {
+		char ok = 0;
+		if (write(notify, &ok, 1) != 1)
+			log_warn("cannot tell the parent process");
+		close(notify);
+		notify = -1;
+	}
+	event_base_dispatch(srv->base);
+	log_info("exiting on signal");
+	ret = 0;
+out:
+	if (notify != -1) {
+		char fail = (char)ret;
+		if (write(notify, &fail, 1) != 1)
+			ret = 1;
+		close(notify);
+	}
+	if (srv->conns != NULL)
+		while (srv->conns != NULL)
+			tcp_free(srv->conns);
+	for (size_t i = 0; i < srv->nlisteners; i++)
+		listener_free(srv->listeners[i]);
+	free(srv->listeners);
+	ifaddr_watch_free(srv->watch);
+	ev_timer_free(srv->resolv_timer);
+	ev_signals_free(srv->sig);
+	dnsfwd_free(srv->fwd);
+	resolver_free(srv->res);
+	dnscache_free(srv->cache);
+	free(srv->resolv_used);
+	free(srv->addrs);
+	if (srv->base != NULL)
+		event_base_free(srv->base);
+	dnsconf_free(conf);
+	free(srv);
+	return ret;
+}
+
+int
+dns_main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "serve") == 0)
+		return serve(argc - 1, argv + 1);
+	fprintf(stderr, "zt dns: unknown command \"%s\"\n", argv[1]);
+	fputs(usage, stderr);
+	return 2;
+}

@@ -1,0 +1,726 @@
+/* dnscache: the resolver's cache of upstream answers, as dnsmasq 2.90 keeps it (RFC 2181, 2308). */
+#include "config.h"
+
+#include <sys/queue.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dns.h"
+#include "dnscache.h"
+#include "log.h"
+#include "util.h"
+
+#define NX_TYPE		0		/* type key of an NXDOMAIN entry (type 0 is reserved) */
+#define TTL_MAX		0x7fffffffU	/* RFC 2181 section 8: larger TTLs count as 0 */
+#define BUCKETS_MIN	16
+#define BUCKETS_MAX	(1U << 20)
+
+/* The types whose replies are cached: dnsmasq 2.90's default set. */
+static const uint16_t cacheable_types[] = {
+	DNS_T_A, DNS_T_AAAA, DNS_T_CNAME, DNS_T_PTR, DNS_T_SRV,
+};
+
+enum entry_kind {
+	KIND_POSITIVE,
+	KIND_NODATA,
+	KIND_NXDOMAIN,
+};
+
+/*
+ * One RRset or negative entry. data holds nitems items, each a 2-byte big-endian length and
+ * that many bytes: the expanded RDATA of each RR, or for a negative entry with an SOA the SOA
+ * owner name (wire form) and the SOA RDATA.
+ */
+struct entry {
+	LIST_ENTRY(entry)	 hlink;
+	TAILQ_ENTRY(entry)	 lru;
+	uint64_t		 hash;
+	int64_t			 expires;	/* live while now < expires */
+	uint32_t		 ttl;		/* as stored: no answer shows more */
+	uint32_t		 records;	/* counted against the size: nitems, a negative 1 */
+	enum entry_kind		 kind;
+	uint16_t		 type;		/* the qtype, NX_TYPE for NXDOMAIN */
+	uint16_t		 nitems;
+	uint16_t		 next;		/* round robin: the RR answered first */
+	size_t			 datalen;
+	struct dns_name		 name;		/* lower-cased */
+	uint8_t			 data[];
+};
+
+LIST_HEAD(bucket, entry);
+TAILQ_HEAD(lru_list, entry);
+
+struct dnscache {
+	struct dnscache_options	 opts;
+	uint8_t			 key[16];	/* SipHash key, random per cache */
+	struct bucket		*buckets;
+	size_t			 mask;		/* buckets - 1, a power of two minus one */
+	struct lru_list		 lru;		/* least recently used first */
+	uint32_t		 records;
+	uint32_t		 entries;
+	uint64_t		 insertions;
+	uint64_t		 evictions;
+	uint64_t		 hits;
+	uint64_t		 misses;
+};
+
+/* A CNAME of the chain being stored. */
+struct link {
+	struct dns_name	 owner;		/* lower-cased key */
+	struct dns_name	 target;	/* as sent */
+	uint32_t	 ttl;
+};
+
+/* A growing list of items in the entry data format. */
+struct items {
+	uint8_t		*buf;
+	size_t		 len;
+	size_t		 cap;
+	uint16_t	 n;
+};
+
+static uint16_t
+get16(const uint8_t *p)
+{
+	return (uint16_t)((unsigned int)p[0] << 8 | p[1]);
+}
+
+static uint64_t
+get64le(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static uint64_t
+rotl(uint64_t x, unsigned int b)
+{
+	return x << b | x >> (64 - b);
+}
+
+static void
+sipround(uint64_t v[4])
+{
+	v[0] += v[1];
+	v[1] = rotl(v[1], 13) ^ v[0];
+	v[0] = rotl(v[0], 32);
+	v[2] += v[3];
+	v[3] = rotl(v[3], 16) ^ v[2];
+	v[0] += v[3];
+	v[3] = rotl(v[3], 21) ^ v[0];
+	v[2] += v[1];
+	v[1] = rotl(v[1], 17) ^ v[2];
+	v[2] = rotl(v[2], 32);
+}
+
+/* SipHash-2-4 of in[0..len) under a 128-bit key (Aumasson and Bernstein, 2012). */
+static uint64_t
+siphash24(const uint8_t key[16], const uint8_t *in, size_t len)
+{
+	uint64_t k0 = get64le(key), k1 = get64le(key + 8), m;
+	uint64_t v[4] = {
+		0x736f6d6570736575ULL ^ k0, 0x646f72616e646f6dULL ^ k1,
+		0x6c7967656e657261ULL ^ k0, 0x7465646279746573ULL ^ k1,
+	};
+	size_t end = len - len % 8;
+
+	for (size_t i = 0; i < end; i += 8) {
+		m = get64le(in + i);
+		v[3] ^= m;
+		sipround(v);
+		sipround(v);
+		v[0] ^= m;
+	}
+	m = (uint64_t)len << 56;
+	for (size_t i = 0; i < len % 8; i++)
+		m |= (uint64_t)in[end + i] << (8 * i);
+	v[3] ^= m;
+	sipround(v);
+	sipround(v);
+	v[0] ^= m;
+	v[2] ^= 0xff;
+	for (int i = 0; i < 4; i++)
+		sipround(v);
+	return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+bool
+dnscache_type_cacheable(uint16_t qtype)
+{
+	for (size_t i = 0; i < nitems(cacheable_types); i++)
+		if (cacheable_types[i] == qtype)
+			return true;
+	return false;
+}
+
+/* A TTL as RFC 2181 section 8 reads it: values with the top bit set are 0. */
+static uint32_t
+ttl_2181(uint32_t ttl)
+{
+	return ttl > TTL_MAX ? 0 : ttl;
+}
+
+/* The TTL kept for a record that arrived with ttl (nonzero): max-cache-ttl, then
+ * min-cache-ttl, in dnsmasq's order (so min-cache-ttl wins when they cross). */
+static uint32_t
+stored_ttl(const struct dnscache *c, uint32_t ttl)
+{
+	if (c->opts.max_cache_ttl != 0 && ttl > c->opts.max_cache_ttl)
+		ttl = c->opts.max_cache_ttl;
+	if (ttl < c->opts.min_cache_ttl)
+		ttl = c->opts.min_cache_ttl;
+	return ttl;
+}
+
+/* Seconds e has left at now (live entries only), capped at max_ttl when nonzero. */
+static uint32_t
+ttl_left(const struct entry *e, int64_t now, uint32_t max_ttl)
+{
+	int64_t left = e->expires - now;
+	uint32_t ttl = left > (int64_t)e->ttl ? e->ttl : (uint32_t)left;
+
+	if (max_ttl != 0 && ttl > max_ttl)
+		ttl = max_ttl;
+	return ttl;
+}
+
+static uint64_t
+key_hash(const struct dnscache *c, const struct dns_name *name, uint16_t type)
+{
+	uint8_t in[DNS_MAXNAME + 2];
+
+	memcpy(in, name->wire, name->len);
+	in[name->len] = (uint8_t)(type >> 8);
+	in[name->len + 1] = (uint8_t)type;
+	return siphash24(c->key, in, (size_t)name->len + 2);
+}
+
+/* Unlinks and frees e. */
+static void
+entry_remove(struct dnscache *c, struct entry *e)
+{
+	LIST_REMOVE(e, hlink);
+	TAILQ_REMOVE(&c->lru, e, lru);
+	c->records -= e->records;
+	c->entries--;
+	free(e);
+}
+
+/* The entry for the lower-cased name and type, live or not, or NULL. */
+static struct entry *
+entry_find(const struct dnscache *c, const struct dns_name *name, uint16_t type)
+{
+	uint64_t h = key_hash(c, name, type);
+	struct entry *e;
+
+	LIST_FOREACH(e, &c->buckets[h & c->mask], hlink)
+		if (e->hash == h && e->type == type && e->name.len == name->len &&
+		    memcmp(e->name.wire, name->wire, name->len) == 0)
+			return e;
+	return NULL;
+}
+
+/* The live entry for the lower-cased name and type; an expired one is reclaimed. */
+static struct entry *
+entry_lookup(struct dnscache *c, const struct dns_name *name, uint16_t type, int64_t now)
+{
+	struct entry *e;
+
+	if ((e = entry_find(c, name, type)) == NULL)
+		return NULL;
+	if (now >= e->expires) {
+		entry_remove(c, e);
+		return NULL;
+	}
+	return e;
+}
+
+static void
+key_remove(struct dnscache *c, const struct dns_name *name, uint16_t type)
+{
+	struct entry *e;
+
+	if ((e = entry_find(c, name, type)) != NULL)
+		entry_remove(c, e);
+}
+
+/* Removes what a new entry for name and type contradicts: the same key, an NXDOMAIN for the
+ * name, a CNAME at the name; a CNAME or an NXDOMAIN replaces everything the name has. */
+static void
+remove_conflicts(struct dnscache *c, const struct dns_name *name, uint16_t type,
+    enum entry_kind kind)
+{
+	key_remove(c, name, type);
+	key_remove(c, name, NX_TYPE);
+	key_remove(c, name, DNS_T_CNAME);
+	if (kind == KIND_NXDOMAIN || (kind == KIND_POSITIVE && type == DNS_T_CNAME))
+		for (size_t i = 0; i < nitems(cacheable_types); i++)
+			key_remove(c, name, cacheable_types[i]);
+}
+
+/* Evicts least recently used entries until n more records fit (n <= size). */
+static void
+make_room(struct dnscache *c, uint32_t n, int64_t now)
+{
+	struct entry *e;
+
+	while (c->opts.size - c->records < n && (e = TAILQ_FIRST(&c->lru)) != NULL) {
+		if (now < e->expires)
+			c->evictions += e->records;
+		entry_remove(c, e);
+	}
+}
+
+/* Caches an entry for the lower-cased name with ttl as received (RFC 2181 applied) and the
+ * data of it->n items; returns the records stored (0: TTL 0, or larger than the cache). */
+static uint32_t
+insert(struct dnscache *c, const struct dns_name *name, uint16_t type, enum entry_kind kind,
+    uint32_t ttl, const struct items *it, int64_t now)
+{
+	uint32_t records = kind == KIND_POSITIVE ? it->n : 1;
+	struct entry *e;
+
+	if (ttl == 0 || records == 0 || records > c->opts.size)
+		return 0;
+	ttl = stored_ttl(c, ttl);
+	remove_conflicts(c, name, type, kind);
+	make_room(c, records, now);
+	e = xmalloc(offsetof(struct entry, data) + it->len);
+	memset(e, 0, offsetof(struct entry, data));
+	e->hash = key_hash(c, name, type);
+	e->expires = now > INT64_MAX - ttl ? INT64_MAX : now + ttl;
+	e->ttl = ttl;
+	e->records = records;
+	e->kind = kind;
+	e->type = type;
+	e->nitems = it->n;
+	e->datalen = it->len;
+	e->name = *name;
+	if (it->len > 0)
+		memcpy(e->data, it->buf, it->len);
+	LIST_INSERT_HEAD(&c->buckets[e->hash & c->mask], e, hlink);
+	TAILQ_INSERT_TAIL(&c->lru, e, lru);
+	c->records += records;
+	c->entries++;
+	c->insertions += records;
+	return records;
+}
+
+/* Appends an item; with dedup, an item equal to one already there is dropped (RFC 2181
+ * section 5: an RRset has no duplicates). */
+static void
+items_add(struct items *it, const uint8_t *data, size_t len, bool dedup)
+{
+	if (dedup) {
+		for (size_t off = 0; off < it->len; off += 2 + (size_t)get16(it->buf + off))
+			if (get16(it->buf + off) == len && memcmp(it->buf + off + 2, data, len) == 0)
+				return;
+	}
+	if (it->cap - it->len < len + 2) {
+		size_t cap = it->cap == 0 ? 512 : it->cap;
+
+		while (cap - it->len < len + 2)
+			cap *= 2;
+		it->buf = xreallocarray(it->buf, cap, 1);
+		it->cap = cap;
+	}
+	it->buf[it->len] = (uint8_t)(len >> 8);
+	it->buf[it->len + 1] = (uint8_t)len;
+	if (len > 0)
+		memcpy(it->buf + it->len + 2, data, len);
+	it->len += 2 + len;
+	it->n++;
+}
+
+/* Finds the CNAME owned by name in the answer section: 1 with *link filled, 0 if there is
+ * none, -1 if it is malformed. */
+static int
+find_cname(const struct dns_msg *msg, const uint8_t *buf, size_t len,
+    const struct dns_name *name, struct link *link)
+{
+	uint8_t rd[DNS_EXPAND_MAX];
+	struct dns_rr rr;
+	size_t pos = msg->sec_off[DNS_SEC_ANSWER], n;
+	int ret;
+
+	while ((ret = dns_rr_next(msg, buf, len, &pos, &rr)) == 1 &&
+	    rr.section == DNS_SEC_ANSWER) {
+		if (rr.type != DNS_T_CNAME || rr.rclass != DNS_C_IN ||
+		    !dns_name_equal(&rr.name, name))
+			continue;
+		if (dns_rdata_expand(buf, len, &rr, rd, sizeof(rd), &n) != DNS_OK ||
+		    n > DNS_MAXNAME)
+			return -1;
+		link->owner = *name;
+		link->target.len = (uint8_t)n;
+		memcpy(link->target.wire, rd, n);
+		link->ttl = ttl_2181(rr.ttl);
+		return 1;
+	}
+	return ret < 0 ? -1 : 0;
+}
+
+/* True if the lower-cased name owns one of the n CNAMEs of links. */
+static bool
+chain_has(const struct link *links, size_t n, const struct dns_name *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (links[i].owner.len == name->len &&
+		    memcmp(links[i].owner.wire, name->wire, name->len) == 0)
+			return true;
+	return false;
+}
+
+/* Collects the expanded RDATA of the answer RRs of type owned by name into it and their
+ * smallest TTL into *ttl; stops past max items. 0, or -1 if one is malformed. */
+static int
+collect_rrset(const struct dns_msg *msg, const uint8_t *buf, size_t len,
+    const struct dns_name *name, uint16_t type, uint32_t max, struct items *it, uint32_t *ttl)
+{
+	uint8_t rd[DNS_EXPAND_MAX];
+	struct dns_rr rr;
+	size_t pos = msg->sec_off[DNS_SEC_ANSWER], n;
+	int ret;
+
+	*ttl = TTL_MAX;
+	while ((ret = dns_rr_next(msg, buf, len, &pos, &rr)) == 1 &&
+	    rr.section == DNS_SEC_ANSWER && it->n <= max) {
+		if (rr.type != type || rr.rclass != DNS_C_IN || !dns_name_equal(&rr.name, name))
+			continue;
+		if (dns_rdata_expand(buf, len, &rr, rd, sizeof(rd), &n) != DNS_OK)
+			return -1;
+		items_add(it, rd, n, true);
+		if (ttl_2181(rr.ttl) < *ttl)
+			*ttl = ttl_2181(rr.ttl);
+	}
+	return ret < 0 ? -1 : 0;
+}
+
+/* Finds the SOA for a negative answer about name: the first well-formed IN SOA of the
+ * authority section whose owner is name or an ancestor. Fills it with its owner and RDATA
+ * and *ttl with the negative TTL (RFC 2308 section 5); returns false if there is none. */
+static bool
+find_soa(const struct dns_msg *msg, const uint8_t *buf, size_t len, const struct dns_name *name,
+    struct items *it, uint32_t *ttl)
+{
+	uint8_t rd[DNS_EXPAND_MAX];
+	struct dns_soa soa;
+	struct dns_rr rr;
+	size_t pos, n;
+
+	if (msg->count[DNS_SEC_AUTHORITY] == 0)
+		return false;
+	pos = msg->sec_off[DNS_SEC_AUTHORITY];
+	while (dns_rr_next(msg, buf, len, &pos, &rr) == 1 && rr.section == DNS_SEC_AUTHORITY) {
+		if (rr.type != DNS_T_SOA || rr.rclass != DNS_C_IN ||
+		    !dns_name_is_subdomain(name, &rr.name))
+			continue;
+		if (dns_rdata_expand(buf, len, &rr, rd, sizeof(rd), &n) != DNS_OK ||
+		    dns_soa_read(rd, n, 0, n, &soa) != DNS_OK)
+			continue;
+		items_add(it, rr.name.wire, rr.name.len, false);
+		items_add(it, rd, n, false);
+		*ttl = ttl_2181(dns_soa_negative_ttl(ttl_2181(rr.ttl), &soa));
+		return true;
+	}
+	return false;
+}
+
+struct dnscache *
+dnscache_new(const struct dnscache_options *opts)
+{
+	struct dnscache *c;
+	size_t nbuckets = BUCKETS_MIN;
+
+	c = xcalloc(1, sizeof(*c));
+	if (opts != NULL)
+		c->opts = *opts;
+	else
+		c->opts.size = DNSCACHE_DEFAULT_SIZE;
+	if (c->opts.size > DNSCACHE_MAX_SIZE)
+		c->opts.size = DNSCACHE_MAX_SIZE;
+	if (c->opts.min_cache_ttl > DNSCACHE_MIN_TTL_LIMIT)
+		c->opts.min_cache_ttl = DNSCACHE_MIN_TTL_LIMIT;
+	if (c->opts.neg_ttl > TTL_MAX)
+		c->opts.neg_ttl = TTL_MAX;
+	if (c->opts.max_cache_ttl > TTL_MAX)
+		c->opts.max_cache_ttl = TTL_MAX;
+	if (util_random_bytes(c->key, sizeof(c->key)) == -1) {
+		log_errorx("dnscache_new: cannot draw a hash key");
+		free(c);
+		return NULL;
+	}
+	while (nbuckets < c->opts.size && nbuckets < BUCKETS_MAX)
+		nbuckets *= 2;
+	c->buckets = xcalloc(nbuckets, sizeof(*c->buckets));
+	for (size_t i = 0; i < nbuckets; i++)
+		LIST_INIT(&c->buckets[i]);
+	c->mask = nbuckets - 1;
+	TAILQ_INIT(&c->lru);
+	return c;
+}
+
+void
+dnscache_flush(struct dnscache *c)
+{
+	struct entry *e;
+
+	if (c == NULL)
+		return;
+	while ((e = TAILQ_FIRST(&c->lru)) != NULL)
+		entry_remove(c, e);
+}
+
+void
+dnscache_free(struct dnscache *c)
+{
+	if (c == NULL)
+		return;
+	dnscache_flush(c);
+	free(c->buckets);
+	free(c);
+}
+
+void
+dnscache_stats(const struct dnscache *c, struct dnscache_stats *st)
+{
+	if (st == NULL)
+		return;
+	memset(st, 0, sizeof(*st));
+	if (c == NULL)
+		return;
+	st->size = c->opts.size;
+	st->records = c->records;
+	st->entries = c->entries;
+	st->insertions = c->insertions;
+	st->evictions = c->evictions;
+	st->hits = c->hits;
+	st->misses = c->misses;
+}
+
+int
+dnscache_store(struct dnscache *c, const struct dns_msg *msg, const uint8_t *buf, size_t len,
+    time_t now)
+{
+	struct link links[DNSCACHE_CHAIN_MAX], link;
+	struct items rrset = { 0 }, soa = { 0 }, one = { 0 };
+	struct dns_name cur;
+	unsigned int rcode;
+	uint32_t ttl = 0;
+	size_t nlinks = 0;
+	bool final = true, positive;
+	int ret = -1, found;
+	uint16_t qtype;
+
+	if (c == NULL || msg == NULL || buf == NULL || !msg->walked || len < msg->end)
+		goto done;
+	ret = 0;
+	qtype = msg->q.qtype;
+	rcode = dns_msg_rcode(msg);
+	if (c->opts.size == 0 || !msg->has_question || msg->count[DNS_SEC_QUESTION] != 1 ||
+	    msg->q.qclass != DNS_C_IN || !dnscache_type_cacheable(qtype) ||
+	    (msg->flags & (DNS_F_QR | DNS_F_TC)) != DNS_F_QR ||
+	    DNS_OPCODE(msg->flags) != DNS_OP_QUERY ||
+	    (rcode != DNS_R_NOERROR && rcode != DNS_R_NXDOMAIN))
+		goto done;
+
+	/* The chain, checked whole before anything is stored. A CNAME query does not chase. */
+	cur = msg->q.name;
+	dns_name_lower(&cur);
+	while (qtype != DNS_T_CNAME && (found = find_cname(msg, buf, len, &cur, &link)) != 0) {
+		if (found < 0)
+			goto malformed;
+		if (nlinks == DNSCACHE_CHAIN_MAX) {
+			/* Too long (or a loop): the CNAMEs so far only. */
+			final = false;
+			break;
+		}
+		links[nlinks++] = link;
+		cur = link.target;
+		dns_name_lower(&cur);
+		if (chain_has(links, nlinks, &cur)) {
+			/* A loop: its CNAMEs once each, and nothing final. */
+			final = false;
+			break;
+		}
+	}
+	if (final && collect_rrset(msg, buf, len, &cur, qtype, c->opts.size, &rrset, &ttl) < 0)
+		goto malformed;
+
+	for (size_t i = 0; i < nlinks; i++) {
+		one.len = one.n = 0;
+		items_add(&one, links[i].target.wire, links[i].target.len, false);
+		ret += (int)insert(c, &links[i].owner, DNS_T_CNAME, KIND_POSITIVE, links[i].ttl,
+		    &one, now);
+	}
+	if (!final)
+		goto done;
+	positive = rrset.n > 0;
+	if (positive && rcode == DNS_R_NOERROR) {
+		ret += (int)insert(c, &cur, qtype, KIND_POSITIVE, ttl, &rrset, now);
+	} else if (!positive && !c->opts.no_negcache) {
+		if (!find_soa(msg, buf, len, &cur, &soa, &ttl))
+			ttl = c->opts.neg_ttl;
+		if (rcode == DNS_R_NXDOMAIN)
+			ret += (int)insert(c, &cur, NX_TYPE, KIND_NXDOMAIN, ttl, &soa, now);
+		else
+			ret += (int)insert(c, &cur, qtype, KIND_NODATA, ttl, &soa, now);
+	}
+	goto done;
+malformed:
+	log_debug("dnscache_store: a record of the answer chain is malformed");
+	ret = -1;
+done:
+	free(rrset.buf);
+	free(soa.buf);
+	free(one.buf);
+	return ret;
+}
+
+/* Writes the RRs of e, owned by owner, into the answer section, from its round-robin
+ * position on. */
+static int
+write_rrset(struct dns_builder *b, const struct dns_name *owner, const struct entry *e,
+    uint32_t ttl)
+{
+	size_t off = 0, n;
+	int ret;
+
+	for (uint16_t i = 0; i < e->next; i++)
+		off += 2 + (size_t)get16(e->data + off);
+	for (uint16_t i = 0; i < e->nitems; i++) {
+		if (off >= e->datalen)
+			off = 0;
+		n = get16(e->data + off);
+		if ((ret = dns_build_rr(b, DNS_SEC_ANSWER, owner, e->type, DNS_C_IN, ttl,
+		    e->data + off + 2, n)) != DNS_OK)
+			return ret;
+		off += 2 + n;
+	}
+	return DNS_OK;
+}
+
+/* Writes the SOA kept with negative entry e into the authority section, if it has one. */
+static int
+write_soa(struct dns_builder *b, const struct entry *e, uint32_t ttl)
+{
+	struct dns_name owner;
+	size_t n, off;
+
+	if (e->nitems != 2)
+		return DNS_OK;
+	n = get16(e->data);
+	owner.len = (uint8_t)n;
+	memcpy(owner.wire, e->data + 2, n);
+	off = 2 + n;
+	return dns_build_rr(b, DNS_SEC_AUTHORITY, &owner, DNS_T_SOA, DNS_C_IN, ttl,
+	    e->data + off + 2, get16(e->data + off));
+}
+
+/* Writes the chain and the final entry found by dnscache_answer. */
+static int
+write_answer(struct dns_builder *b, const struct dns_name *qname, struct entry **chain,
+    size_t n, const struct entry *e, int64_t now, uint32_t max_ttl)
+{
+	struct dns_name owner = *qname;
+	int ret;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t len = get16(chain[i]->data);
+
+		if ((ret = dns_build_rr(b, DNS_SEC_ANSWER, &owner, DNS_T_CNAME, DNS_C_IN,
+		    ttl_left(chain[i], now, max_ttl), chain[i]->data + 2, len)) != DNS_OK)
+			return ret;
+		owner.len = (uint8_t)len;
+		memcpy(owner.wire, chain[i]->data + 2, len);
+	}
+	if (e->kind == KIND_POSITIVE)
+		return write_rrset(b, &owner, e, ttl_left(e, now, max_ttl));
+	return write_soa(b, e, ttl_left(e, now, max_ttl));
+}
+
+enum dnscache_status
+dnscache_answer(struct dnscache *c, const struct dns_name *qname, uint16_t qtype,
+    uint16_t qclass, time_t now, uint32_t max_ttl, struct dns_builder *b,
+    struct dnscache_reply *reply)
+{
+	struct entry *chain[DNSCACHE_CHAIN_MAX], *e = NULL;
+	struct dnscache_reply r = { .status = DNSCACHE_MISS };
+	struct dns_builder saved;
+	struct dns_name cur;
+	size_t n = 0;
+	int ret;
+
+	if (c == NULL)
+		goto done;
+	if (qname == NULL || b == NULL || b->buf == NULL || qname->len == 0 ||
+	    c->opts.size == 0 || qclass != DNS_C_IN || !dnscache_type_cacheable(qtype))
+		goto miss;
+	cur = *qname;
+	dns_name_lower(&cur);
+	while (qtype != DNS_T_CNAME && (e = entry_lookup(c, &cur, DNS_T_CNAME, now)) != NULL &&
+	    e->kind == KIND_POSITIVE) {
+		/* A chain longer than dnsmasq follows is not answered from the cache. */
+		if (n == DNSCACHE_CHAIN_MAX)
+			goto miss;
+		chain[n++] = e;
+		cur.len = (uint8_t)get16(e->data);
+		memcpy(cur.wire, e->data + 2, cur.len);
+		dns_name_lower(&cur);
+	}
+	if ((e = entry_lookup(c, &cur, qtype, now)) == NULL &&
+	    (e = entry_lookup(c, &cur, NX_TYPE, now)) == NULL)
+		goto miss;
+
+	saved = *b;
+	ret = write_answer(b, qname, chain, n, e, now, max_ttl);
+	if (ret == DNS_E_SPACE) {
+		dns_builder_truncate(b);
+		r.truncated = true;
+	} else if (ret != DNS_OK) {
+		/* The builder was not ready for answers: leave it as it was. */
+		*b = saved;
+		goto miss;
+	} else {
+		r.answers = (uint16_t)(b->count[DNS_SEC_ANSWER] - saved.count[DNS_SEC_ANSWER]);
+		r.authority = (uint16_t)(b->count[DNS_SEC_AUTHORITY] -
+		    saved.count[DNS_SEC_AUTHORITY]);
+	}
+	if (e->kind == KIND_POSITIVE && e->nitems > 0)
+		e->next = (uint16_t)((e->next + 1) % e->nitems);
+	for (size_t i = 0; i < n; i++) {
+		TAILQ_REMOVE(&c->lru, chain[i], lru);
+		TAILQ_INSERT_TAIL(&c->lru, chain[i], lru);
+	}
+	TAILQ_REMOVE(&c->lru, e, lru);
+	TAILQ_INSERT_TAIL(&c->lru, e, lru);
+	switch (e->kind) {
+	case KIND_POSITIVE:
+		r.status = DNSCACHE_POSITIVE;
+		break;
+	case KIND_NXDOMAIN:
+		r.status = DNSCACHE_NXDOMAIN;
+		r.rcode = DNS_R_NXDOMAIN;
+		break;
+	case KIND_NODATA:
+		r.status = DNSCACHE_NODATA;
+		break;
+	}
+	c->hits++;
+	goto done;
+miss:
+	c->misses++;
+	memset(&r, 0, sizeof(r));
+done:
+	if (reply != NULL)
+		*reply = r;
+	return r.status;
+}
