@@ -581,7 +581,6 @@ listener_new(struct server *srv, const struct ifaddr_entry *ifa, bool wildcard)
 	l->udp = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (l->udp == -1)
 		goto fail;
-	setsockopt(l->udp, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (ss.ss_family == AF_INET6)
 		setsockopt(l->udp, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (wildcard) {

@@ -12,6 +12,7 @@
 	X(ev) \
 	X(ifaddr) \
 	X(log) \
+	X(resolver) \
 	X(tls) \
 	X(util)
 
