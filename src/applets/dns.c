@@ -99,6 +99,8 @@ struct tcp_conn {
 	bool		 rewrite_nx;
 	bool		 cache_ok;
 	unsigned int	 nqueries;
+	bool		 eof;		/* the client has sent all it will send */
+	bool		 closing;	/* ends once the queued answers are written */
 	struct tcp_conn	*next, *prev;
 };
 
@@ -131,6 +133,7 @@ static void listen_rules(const struct dnsconf *c, struct ifaddr_rules *rules,
     struct sockaddr_storage **listen);
 static void tcp_accept(int fd, const struct sockaddr *peer, socklen_t len, void *arg);
 static void tcp_next(struct tcp_conn *c);
+static void tcp_eventcb(struct bufferevent *bev, short what, void *arg);
 
 /* --- logging of queries ----------------------------------------------------------------- */
 
@@ -201,7 +204,8 @@ udp_send(int fd, const uint8_t *buf, size_t len, const struct sockaddr_storage *
 
 /* Answers REFUSED when the forwarder cannot take the query (no servers, or too many). */
 static size_t
-refuse(struct server *srv, const uint8_t *q, size_t qlen, bool tcp, const struct resolver_group *g)
+refuse(struct server *srv, const uint8_t *q, size_t qlen, bool tcp, const struct resolver_group *g,
+    uint8_t *out, size_t outcap)
 {
 	time_t now = time(NULL);
 
@@ -212,8 +216,7 @@ refuse(struct server *srv, const uint8_t *q, size_t qlen, bool tcp, const struct
 		log_warnx("Maximum number of concurrent DNS queries reached (max: %u)",
 		    srv->conf->dns_forward_max);
 	}
-	return resolver_error_reply(srv->res, q, qlen, DNS_R_REFUSED, tcp, srv->out,
-	    sizeof(srv->out));
+	return resolver_error_reply(srv->res, q, qlen, DNS_R_REFUSED, tcp, out, outcap);
 }
 
 static void
@@ -250,11 +253,14 @@ udp_forwarded(void *arg, enum dnsfwd_status status, const uint8_t *reply, size_t
 	free(c);
 }
 
-/* Handles one client query arriving over UDP on listener fd. */
-static void
+/* Handles one client query arriving over UDP on listener fd. A reply the resolver makes at once
+ * is written into out (outcap bytes) and its length returned, for the caller to send; 0 when
+ * there is nothing to send now (dropped, or forwarded: the reply is sent when it comes). */
+static size_t
 udp_query(struct server *srv, int fd, const uint8_t *q, size_t qlen,
     const struct sockaddr_storage *peer, socklen_t peerlen, bool has_pktinfo,
-    const struct sockaddr_storage *local, unsigned int ifindex)
+    const struct sockaddr_storage *local, unsigned int ifindex, time_t now, uint8_t *out,
+    size_t outcap)
 {
 	struct resolver_result res;
 	const struct resolver_group *g;
@@ -263,16 +269,15 @@ udp_query(struct server *srv, int fd, const uint8_t *q, size_t qlen,
 	/* Port 0 cannot be answered; dnsmasq drops it too. */
 	if ((peer->ss_family == AF_INET && ((const struct sockaddr_in *)peer)->sin_port == 0) ||
 	    (peer->ss_family == AF_INET6 && ((const struct sockaddr_in6 *)peer)->sin6_port == 0))
-		return;
-	resolver_query(srv->res, q, qlen, false, time(NULL), srv->out, sizeof(srv->out), &res);
+		return 0;
+	resolver_query(srv->res, q, qlen, false, now, out, outcap, &res);
 	if (res.action == RESOLVER_DROP)
-		return;
+		return 0;
 	if (srv->conf->log_queries)
 		log_query(srv, &res.info, (const struct sockaddr *)peer, NULL, NULL);
 	if (res.action == RESOLVER_REPLY) {
-		log_reply(srv, &res.info, srv->out, res.len, res.source);
-		udp_send(fd, srv->out, res.len, peer, peerlen, has_pktinfo, local, ifindex);
-		return;
+		log_reply(srv, &res.info, out, res.len, res.source);
+		return res.len;
 	}
 	g = resolver_group(srv->res, res.group);
 	c = xmalloc(sizeof(*c) + qlen);
@@ -289,11 +294,8 @@ udp_query(struct server *srv, int fd, const uint8_t *q, size_t qlen,
 	c->qlen = qlen;
 	memcpy(c->q, q, qlen);
 	if (dnsfwd_query(srv->fwd, g, res.group, &res.info, udp_forwarded, c) == NULL) {
-		size_t n = refuse(srv, q, qlen, false, g);
-		if (n > 0)
-			udp_send(fd, srv->out, n, peer, peerlen, has_pktinfo, local, ifindex);
 		free(c);
-		return;
+		return refuse(srv, q, qlen, false, g, out, outcap);
 	}
 	if (srv->conf->log_queries) {
 		char to[80] = "";
@@ -302,6 +304,7 @@ udp_query(struct server *srv, int fd, const uint8_t *q, size_t qlen,
 			    sizeof(to));
 		log_query(srv, &res.info, NULL, "forwarded", to);
 	}
+	return 0;
 }
 
 /* With wildcard sockets: whether interface=, except-interface= and listen-address= allow the
@@ -344,57 +347,163 @@ refresh_addrs(void *arg)
 	}
 }
 
-/* Reads a burst of datagrams from a listener's UDP socket. */
+/* The batches of datagrams udp_read moves with one recvmmsg and one sendmmsg. */
+#define UDP_BATCH	32
+#define UDP_SLOT	4096	/* larger datagrams are truncated on receive and dropped */
+
+struct udp_batch {
+	struct mmsghdr	 in[UDP_BATCH], out[UDP_BATCH];
+	struct iovec	 iniov[UDP_BATCH], outiov[UDP_BATCH];
+	struct sockaddr_storage peer[UDP_BATCH];
+	union {
+		struct cmsghdr	 align;
+		char		 buf[256];
+	}		 incmsg[UDP_BATCH], outcmsg[UDP_BATCH];
+	uint8_t		 q[UDP_BATCH][UDP_SLOT];
+	uint8_t		 r[UDP_BATCH][UDP_SLOT];
+};
+
+/* The arrival address and interface of a datagram on a wildcard socket (IP_PKTINFO). */
+static bool
+arrival_of(struct msghdr *mh, struct sockaddr_storage *local, unsigned int *ifindex)
+{
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm != NULL; cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+			local->ss_family = AF_INET;
+			((struct sockaddr_in *)local)->sin_addr = pi.ipi_addr;
+			*ifindex = (unsigned int)pi.ipi_ifindex;
+			return true;
+		}
+		if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_PKTINFO) {
+			struct in6_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+			local->ss_family = AF_INET6;
+			((struct sockaddr_in6 *)local)->sin6_addr = pi.ipi6_addr;
+			*ifindex = pi.ipi6_ifindex;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Fills the control buffer of an outgoing message so it leaves from local (wildcard sockets). */
+static void
+set_source(struct msghdr *mh, void *cbuf, size_t cbuflen, const struct sockaddr_storage *local,
+    unsigned int ifindex)
+{
+	struct cmsghdr *cm;
+
+	memset(cbuf, 0, cbuflen);
+	mh->msg_control = cbuf;
+	if (local->ss_family == AF_INET) {
+		struct in_pktinfo pi = { 0 };
+
+		pi.ipi_spec_dst = ((const struct sockaddr_in *)local)->sin_addr;
+		mh->msg_controllen = CMSG_SPACE(sizeof(pi));
+		cm = CMSG_FIRSTHDR(mh);
+		cm->cmsg_level = IPPROTO_IP;
+		cm->cmsg_type = IP_PKTINFO;
+		cm->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+	} else {
+		struct in6_pktinfo pi = { 0 };
+
+		pi.ipi6_addr = ((const struct sockaddr_in6 *)local)->sin6_addr;
+		pi.ipi6_ifindex = ifindex;
+		mh->msg_controllen = CMSG_SPACE(sizeof(pi));
+		cm = CMSG_FIRSTHDR(mh);
+		cm->cmsg_level = IPPROTO_IPV6;
+		cm->cmsg_type = IPV6_PKTINFO;
+		cm->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+	}
+}
+
+/* Reads datagrams in batches (recvmmsg), answers what can be answered at once and sends those
+ * replies in one sendmmsg: two system calls for up to 32 queries. */
 static void
 udp_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct listener *l = arg;
 	struct server *srv = l->srv;
-	static uint8_t buf[DNS_MAXMSG];
+	static struct udp_batch *b;
+	/* Replies larger than a slot (edns-packet-max above 4096) are built in srv->out. */
+	bool big = srv->conf->edns_packet_max > UDP_SLOT;
 
-	for (int i = 0; i < DNS_UDP_BURST; i++) {
-		struct sockaddr_storage peer, local;
-		union {
-			struct cmsghdr	 align;
-			char		 buf[256];
-		} cbuf;
-		struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
-		struct msghdr mh = { .msg_name = &peer, .msg_namelen = sizeof(peer), .msg_iov = &iov,
-		    .msg_iovlen = 1, .msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf) };
-		unsigned int ifindex = 0;
-		bool has_pktinfo = false;
-		ssize_t n;
+	if (b == NULL)
+		b = xcalloc(1, sizeof(*b));
+	for (int round = 0; round < DNS_UDP_BURST / UDP_BATCH; round++) {
+		time_t now = time(NULL);
+		unsigned int nout = 0;
+		int n;
 
-		if ((n = recvmsg(fd, &mh, MSG_DONTWAIT)) < 0)
-			return;
-		if (mh.msg_flags & MSG_TRUNC)
-			continue;
-		memset(&local, 0, sizeof(local));
-		if (l->wildcard) {
-			for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm != NULL;
-			    cm = CMSG_NXTHDR(&mh, cm)) {
-				if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) {
-					struct in_pktinfo pi;
-					memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
-					local.ss_family = AF_INET;
-					((struct sockaddr_in *)&local)->sin_addr = pi.ipi_addr;
-					ifindex = (unsigned int)pi.ipi_ifindex;
-					has_pktinfo = true;
-				} else if (cm->cmsg_level == IPPROTO_IPV6 &&
-				    cm->cmsg_type == IPV6_PKTINFO) {
-					struct in6_pktinfo pi;
-					memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
-					local.ss_family = AF_INET6;
-					((struct sockaddr_in6 *)&local)->sin6_addr = pi.ipi6_addr;
-					ifindex = pi.ipi6_ifindex;
-					has_pktinfo = true;
-				}
+		for (int i = 0; i < UDP_BATCH; i++) {
+			b->iniov[i].iov_base = b->q[i];
+			b->iniov[i].iov_len = UDP_SLOT;
+			memset(&b->in[i], 0, sizeof(b->in[i]));
+			b->in[i].msg_hdr.msg_name = &b->peer[i];
+			b->in[i].msg_hdr.msg_namelen = sizeof(b->peer[i]);
+			b->in[i].msg_hdr.msg_iov = &b->iniov[i];
+			b->in[i].msg_hdr.msg_iovlen = 1;
+			if (l->wildcard) {
+				b->in[i].msg_hdr.msg_control = b->incmsg[i].buf;
+				b->in[i].msg_hdr.msg_controllen = sizeof(b->incmsg[i].buf);
 			}
-			if (srv->filter && !arrival_allowed(srv, &local, ifindex))
-				continue;
 		}
-		udp_query(srv, fd, buf, (size_t)n, &peer, mh.msg_namelen, has_pktinfo, &local,
-		    ifindex);
+		if ((n = recvmmsg(fd, b->in, UDP_BATCH, MSG_DONTWAIT, NULL)) <= 0)
+			return;
+		for (int i = 0; i < n; i++) {
+			struct msghdr *mh = &b->in[i].msg_hdr;
+			struct sockaddr_storage local;
+			unsigned int ifindex = 0;
+			bool has_pktinfo = false;
+			size_t len;
+
+			if (mh->msg_flags & MSG_TRUNC)
+				continue;
+			memset(&local, 0, sizeof(local));
+			if (l->wildcard) {
+				has_pktinfo = arrival_of(mh, &local, &ifindex);
+				if (srv->filter && !arrival_allowed(srv, &local, ifindex))
+					continue;
+			}
+			len = udp_query(srv, fd, b->q[i], b->in[i].msg_len, &b->peer[i],
+			    mh->msg_namelen, has_pktinfo, &local, ifindex, now,
+			    big ? srv->out : b->r[nout], big ? sizeof(srv->out) : UDP_SLOT);
+			if (len == 0)
+				continue;
+			if (big) {
+				udp_send(fd, srv->out, len, &b->peer[i], mh->msg_namelen,
+				    has_pktinfo, &local, ifindex);
+				continue;
+			}
+			memset(&b->out[nout], 0, sizeof(b->out[nout]));
+			b->outiov[nout].iov_base = b->r[nout];
+			b->outiov[nout].iov_len = len;
+			b->out[nout].msg_hdr.msg_name = &b->peer[i];
+			b->out[nout].msg_hdr.msg_namelen = mh->msg_namelen;
+			b->out[nout].msg_hdr.msg_iov = &b->outiov[nout];
+			b->out[nout].msg_hdr.msg_iovlen = 1;
+			if (has_pktinfo)
+				set_source(&b->out[nout].msg_hdr, b->outcmsg[nout].buf,
+				    sizeof(b->outcmsg[nout].buf), &local, ifindex);
+			nout++;
+		}
+		for (unsigned int sent = 0; sent < nout;) {
+			int m = sendmmsg(fd, b->out + sent, nout - sent, 0);
+			if (m <= 0) {
+				/* Skip the datagram that failed (a vanished client, a full queue). */
+				if (m < 0 && errno == EINTR)
+					continue;
+				sent++;
+				continue;
+			}
+			sent += (unsigned int)m;
+		}
+		if (n < UDP_BATCH)
+			return;
 	}
 }
 
@@ -417,6 +526,26 @@ tcp_free(struct tcp_conn *c)
 	bufferevent_free(c->bev);
 	free(c->q);
 	free(c);
+}
+
+static void
+tcp_written(struct bufferevent *bev, void *arg)
+{
+	tcp_free(arg);
+}
+
+/* Ends the connection after the answers already queued on it have gone out: freeing the
+ * bufferevent at once would throw them away (100 pipelined queries and a 101st got none). */
+static void
+tcp_close(struct tcp_conn *c)
+{
+	c->closing = true;
+	bufferevent_disable(c->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+		tcp_free(c);
+		return;
+	}
+	bufferevent_setcb(c->bev, NULL, tcp_written, tcp_eventcb, c);
 }
 
 static void
@@ -450,25 +579,26 @@ tcp_forwarded(void *arg, enum dnsfwd_status status, const uint8_t *reply, size_t
 	tcp_next(c);
 }
 
-/* Answers the next complete query in the connection's input, if none is being answered. */
+/* Answers the next complete query in the connection's input, if none is being answered; after
+ * the client's end of input, closes once everything it sent is answered. */
 static void
 tcp_next(struct tcp_conn *c)
 {
 	struct server *srv = c->srv;
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 
-	while (c->q == NULL && !srv->stopping) {
+	while (c->q == NULL && !c->closing && !srv->stopping) {
 		struct resolver_result res;
 		uint8_t hdr[2];
 		size_t len;
 
 		if (evbuffer_copyout(in, hdr, 2) != 2)
-			return;
+			break;
 		len = (size_t)hdr[0] << 8 | hdr[1];
 		if (evbuffer_get_length(in) < len + 2)
-			return;
+			break;
 		if (c->nqueries++ >= DNS_TCP_MAX_QUERIES || len == 0) {
-			tcp_free(c);
+			tcp_close(c);
 			return;
 		}
 		c->q = xmalloc(len);
@@ -485,7 +615,7 @@ tcp_next(struct tcp_conn *c)
 			c->wait = dnsfwd_query(srv->fwd, g, res.group, &res.info, tcp_forwarded, c);
 			if (c->wait != NULL)
 				return;
-			res.len = refuse(srv, c->q, len, true, g);
+			res.len = refuse(srv, c->q, len, true, g, srv->out, sizeof(srv->out));
 			res.action = res.len > 0 ? RESOLVER_REPLY : RESOLVER_DROP;
 		}
 		if (res.action == RESOLVER_REPLY)
@@ -494,10 +624,12 @@ tcp_next(struct tcp_conn *c)
 		c->q = NULL;
 		/* A query dnsmasq would drop ends the connection. */
 		if (res.action == RESOLVER_DROP) {
-			tcp_free(c);
+			tcp_close(c);
 			return;
 		}
 	}
+	if (c->eof && c->q == NULL && !c->closing)
+		tcp_close(c);
 }
 
 static void
@@ -509,7 +641,18 @@ tcp_readcb(struct bufferevent *bev, void *arg)
 static void
 tcp_eventcb(struct bufferevent *bev, short what, void *arg)
 {
-	tcp_free(arg);
+	struct tcp_conn *c = arg;
+
+	/* A client may close its side once its queries are sent (dnsmasq answers them all):
+	 * stop reading, answer what came, then close. */
+	if ((what & BEV_EVENT_EOF) && !(what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) &&
+	    !c->closing) {
+		c->eof = true;
+		bufferevent_disable(bev, EV_READ);
+		tcp_next(c);
+		return;
+	}
+	tcp_free(c);
 }
 
 static void
