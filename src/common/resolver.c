@@ -1064,6 +1064,15 @@ answer_reverse(struct resolver *r, struct reply *rp, int family, const uint8_t *
 	return true;
 }
 
+static bool
+cache_in_use(const struct dnscache *cache)
+{
+	struct dnscache_stats st;
+
+	dnscache_stats(cache, &st);
+	return st.records > 0;
+}
+
 /* --- the pipeline -------------------------------------------------------------------- */
 
 size_t
@@ -1266,8 +1275,10 @@ resolver_query(struct resolver *r, const uint8_t *buf, size_t len, bool tcp, tim
 		}
 	}
 
-	/* The cache: only for queries with RD set and without DO, as dnsmasq 2.90. */
-	if (r->cache != NULL && (q.flags & DNS_F_RD) && !(q.edns && (q.edns_flags & DNS_EDNS_DO))) {
+	/* The cache: only for queries with RD set and without DO, as dnsmasq 2.90 (an empty cache
+	 * is not searched: that keeps hashing off the path of address= answers). */
+	if (r->cache != NULL && (q.flags & DNS_F_RD) && !(q.edns && (q.edns_flags & DNS_EDNS_DO)) &&
+	    cache_in_use(r->cache)) {
 		struct dnscache_reply cr;
 
 		if (dnscache_answer(r->cache, &q.qname, q.qtype, q.qclass, now, c->max_ttl, &rp.b,
