@@ -104,6 +104,15 @@ struct tcp_conn {
 	struct tcp_conn	*next, *prev;
 };
 
+/* One version of a resolv-file. dnsmasq hears of changes through inotify, so a rewrite in the
+ * same second as the last read must count too: the whole-second mtime alone misses it. */
+struct file_version {
+	dev_t		 dev;
+	ino_t		 ino;
+	off_t		 size;
+	struct timespec	 mtime;
+};
+
 struct server {
 	struct event_base *base;
 	struct dnsconf	*conf;
@@ -120,7 +129,7 @@ struct server {
 	size_t		 naddrs;
 	struct tcp_conn	*conns;
 	size_t		 nconns;
-	time_t		 resolv_mtime;
+	struct file_version resolv_version;	/* of resolv_used when it was read */
 	char		*resolv_used;
 	time_t		 refused_logged;
 	bool		 stopping;
@@ -607,6 +616,16 @@ tcp_next(struct tcp_conn *c)
 		evbuffer_remove(in, c->q, len);
 		resolver_query(srv->res, c->q, len, true, time(NULL), srv->out, sizeof(srv->out),
 		    &res);
+		if (res.action != RESOLVER_DROP && srv->conf->log_queries) {
+			struct sockaddr_storage peer;
+			socklen_t plen = sizeof(peer);
+
+			if (getpeername(bufferevent_getfd(c->bev), (struct sockaddr *)&peer,
+			    &plen) == 0)
+				log_query(srv, &res.info, (struct sockaddr *)&peer, NULL, NULL);
+			if (res.action == RESOLVER_REPLY)
+				log_reply(srv, &res.info, srv->out, res.len, res.source);
+		}
 		if (res.action == RESOLVER_FORWARD) {
 			const struct resolver_group *g = resolver_group(srv->res, res.group);
 
@@ -666,6 +685,17 @@ tcp_accept(int fd, const struct sockaddr *peer, socklen_t len, void *arg)
 	if (srv->nconns >= DNS_TCP_MAX_CONNS || srv->stopping) {
 		close(fd);
 		return;
+	}
+	if (l->wildcard && srv->filter) {
+		/* The same interface=/listen-address= check as UDP arrivals get. */
+		struct sockaddr_storage local;
+		socklen_t locallen = sizeof(local);
+
+		if (getsockname(fd, (struct sockaddr *)&local, &locallen) == -1 ||
+		    !arrival_allowed(srv, &local, 0)) {
+			close(fd);
+			return;
+		}
 	}
 	c = xcalloc(1, sizeof(*c));
 	c->srv = srv;
@@ -904,7 +934,8 @@ resolv_poll(void *arg)
 	struct server *srv = arg;
 	const struct dnsconf *c = srv->conf;
 	const char *newest = NULL;
-	time_t mtime = 0;
+	struct file_version v = { 0 };
+	const struct file_version *old = &srv->resolv_version;
 	struct sockaddr_storage addrs[16];
 	size_t n = 0;
 	FILE *fp;
@@ -913,15 +944,21 @@ resolv_poll(void *arg)
 
 	for (size_t i = 0; i < c->nresolv_files; i++) {
 		struct stat st;
-		if (stat(c->resolv_files[i], &st) == 0 && (newest == NULL || st.st_mtime > mtime)) {
+		if (stat(c->resolv_files[i], &st) == 0 && (newest == NULL ||
+		    st.st_mtim.tv_sec > v.mtime.tv_sec || (st.st_mtim.tv_sec == v.mtime.tv_sec &&
+		    st.st_mtim.tv_nsec > v.mtime.tv_nsec))) {
 			newest = c->resolv_files[i];
-			mtime = st.st_mtime;
+			v.dev = st.st_dev;
+			v.ino = st.st_ino;
+			v.size = st.st_size;
+			v.mtime = st.st_mtim;
 		}
 	}
-	if (newest == NULL || (mtime == srv->resolv_mtime && srv->resolv_used != NULL &&
-	    strcmp(srv->resolv_used, newest) == 0))
+	if (newest == NULL || (srv->resolv_used != NULL && strcmp(srv->resolv_used, newest) == 0 &&
+	    v.dev == old->dev && v.ino == old->ino && v.size == old->size &&
+	    v.mtime.tv_sec == old->mtime.tv_sec && v.mtime.tv_nsec == old->mtime.tv_nsec))
 		return;
-	srv->resolv_mtime = mtime;
+	srv->resolv_version = v;
 	free(srv->resolv_used);
 	srv->resolv_used = xstrdup(newest);
 	if ((fp = fopen(newest, "r")) == NULL)
@@ -985,8 +1022,39 @@ on_reload(void *arg)
 	log_info("SIGHUP: clearing the cache and reading the hosts files again");
 	dnscache_flush(srv->cache);
 	resolver_reload_hosts(srv->res);
-	srv->resolv_mtime = 0;
-	resolv_poll(srv);
+	if (!srv->conf->no_resolv) {
+		memset(&srv->resolv_version, 0, sizeof(srv->resolv_version));
+		resolv_poll(srv);
+	}
+}
+
+/* SIGUSR1: statistics in the log, as dnsmasq writes them. */
+static void
+on_info(void *arg)
+{
+	struct server *srv = arg;
+	struct dnscache_stats st;
+
+	dnscache_stats(srv->cache, &st);
+	log_info("cache size %u, %llu/%llu cache insertions re-used unexpired cache entries.",
+	    srv->conf->cache_size, (unsigned long long)st.evictions,
+	    (unsigned long long)st.insertions);
+	log_info("queries answered from the cache %llu, forwarded %llu, in flight %zu, TCP "
+	    "connections %zu", (unsigned long long)st.hits, (unsigned long long)st.misses,
+	    dnsfwd_pending(srv->fwd), srv->nconns);
+	for (size_t g = 0; g < resolver_group_count(srv->res); g++) {
+		const struct resolver_group *grp = resolver_group(srv->res, g);
+		for (size_t i = 0; i < grp->nservers; i++) {
+			struct resolver_server_stats ss;
+			char a[80];
+
+			dnsfwd_server_stats(&grp->servers[i], &ss, srv->fwd);
+			log_info("server %s: queries sent %llu, retried or failed %llu",
+			    util_sockaddr_str((const struct sockaddr *)&grp->servers[i].addr, a,
+			    sizeof(a)), (unsigned long long)ss.queries,
+			    (unsigned long long)ss.failed);
+		}
+	}
 }
 
 /* Drops root for the configured user and group, keeping the right to bind port 53 so that
@@ -1174,7 +1242,7 @@ serve(int argc, char **argv)
 	srv->res = resolver_new(conf, srv->cache, NULL);
 	srv->fwd = dnsfwd_new(srv->base, &fopts);
 	resolver_set_server_stats(srv->res, dnsfwd_server_stats, srv->fwd);
-	srv->sig = ev_signals_new(srv->base, on_stop, on_reload, srv);
+	srv->sig = ev_signals_new(srv->base, on_stop, on_reload, on_info, srv);
 
 	if (conf->port == 0)
 		log_warnx("port=0: DNS is disabled");
@@ -1218,6 +1286,8 @@ serve(int argc, char **argv)
 	}
 	event_base_dispatch(srv->base);
 	log_info("exiting on signal");
+	if (conf->pid_file != NULL && strcmp(conf->pid_file, "/var/run/dnsmasq.pid") != 0)
+		(void)unlink(conf->pid_file);
 	ret = 0;
 out:
 	if (notify != -1) {

@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,9 +24,10 @@
 #define EV_ACCEPT_BACKOFF_MAX	2000
 
 struct ev_signals {
-	struct event	*ev_int, *ev_term, *ev_hup;
+	struct event	*ev_int, *ev_term, *ev_hup, *ev_usr1;
 	void		(*stop)(int, int, void *);
 	void		(*reload)(void *);
+	void		(*info)(void *);
 	void		*arg;
 	int		 count;
 };
@@ -75,6 +77,11 @@ ev_signal_cb(evutil_socket_t fd, short what, void *arg)
 			sig->reload(sig->arg);
 		return;
 	}
+	if (signo == SIGUSR1) {
+		if (sig->info != NULL)
+			sig->info(sig->arg);
+		return;
+	}
 	sig->count++;
 	if (sig->stop != NULL)
 		sig->stop(signo, sig->count, sig->arg);
@@ -83,20 +90,24 @@ ev_signal_cb(evutil_socket_t fd, short what, void *arg)
 /* Handles SIGINT/SIGTERM (graceful, then forced) and SIGHUP as events in the loop. */
 struct ev_signals *
 ev_signals_new(struct event_base *base, void (*stop)(int, int, void *), void (*reload)(void *),
-    void *arg)
+    void (*info)(void *), void *arg)
 {
 	struct ev_signals *sig = xcalloc(1, sizeof(*sig));
 
 	sig->stop = stop;
 	sig->reload = reload;
+	sig->info = info;
 	sig->arg = arg;
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGUSR2, SIG_IGN);
 	sig->ev_int = evsignal_new(base, SIGINT, ev_signal_cb, sig);
 	sig->ev_term = evsignal_new(base, SIGTERM, ev_signal_cb, sig);
 	sig->ev_hup = evsignal_new(base, SIGHUP, ev_signal_cb, sig);
+	sig->ev_usr1 = evsignal_new(base, SIGUSR1, ev_signal_cb, sig);
 	if (sig->ev_int == NULL || sig->ev_term == NULL || sig->ev_hup == NULL ||
-	    evsignal_add(sig->ev_int, NULL) == -1 || evsignal_add(sig->ev_term, NULL) == -1 ||
-	    evsignal_add(sig->ev_hup, NULL) == -1) {
+	    sig->ev_usr1 == NULL || evsignal_add(sig->ev_int, NULL) == -1 ||
+	    evsignal_add(sig->ev_term, NULL) == -1 || evsignal_add(sig->ev_hup, NULL) == -1 ||
+	    evsignal_add(sig->ev_usr1, NULL) == -1) {
 		log_errorx("ev_signals_new: cannot install signal events");
 		ev_signals_free(sig);
 		return NULL;
@@ -115,6 +126,8 @@ ev_signals_free(struct ev_signals *sig)
 		event_free(sig->ev_term);
 	if (sig->ev_hup != NULL)
 		event_free(sig->ev_hup);
+	if (sig->ev_usr1 != NULL)
+		event_free(sig->ev_usr1);
 	free(sig);
 }
 
@@ -226,17 +239,31 @@ ev_listener_new(struct event_base *base, const struct sockaddr *sa, socklen_t sa
     void (*accept_cb)(int, const struct sockaddr *, socklen_t, void *), void *arg)
 {
 	struct ev_listener *l = xcalloc(1, sizeof(*l));
+	int fd, one = 1;
 
 	util_sockaddr_str(sa, l->name, sizeof(l->name));
 	l->accept_cb = accept_cb;
 	l->arg = arg;
 	l->enabled = true;
 	l->resume = ev_timer_new(base, ev_listener_resume, l);
-	l->lev = evconnlistener_new_bind(base, ev_listener_accept, l,
-	    LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, backlog, sa,
-	    (int)salen);
-	if (l->lev == NULL) {
+	/* The socket is made here so that an IPv6 one can be IPv6-only before bind: otherwise
+	 * [::]:port collides with 0.0.0.0:port. */
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
+	    (sa->sa_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) == -1) ||
+	    bind(fd, sa, salen) == -1 || listen(fd, backlog) == -1) {
 		log_error("cannot listen on %s", l->name);
+		if (fd != -1)
+			close(fd);
+		ev_listener_free(l);
+		return NULL;
+	}
+	l->lev = evconnlistener_new(base, ev_listener_accept, l,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	if (l->lev == NULL) {
+		log_errorx("cannot listen on %s: libevent refused the socket", l->name);
+		close(fd);
 		ev_listener_free(l);
 		return NULL;
 	}

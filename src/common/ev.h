@@ -18,9 +18,10 @@ struct event_base *ev_base_new(void);
 const char	*ev_version_string(void);
 
 /* SIGINT/SIGTERM call stop with the number of stop signals seen so far (1: drain gracefully,
- * 2 or more: the caller should stop at once); SIGHUP calls reload; SIGPIPE is ignored. */
+ * 2 or more: the caller should stop at once); SIGHUP calls reload; SIGUSR1 calls info (when not
+ * NULL; dnsmasq logs statistics there); SIGPIPE and SIGUSR2 are ignored. */
 struct ev_signals *ev_signals_new(struct event_base *base, void (*stop)(int signo, int count, void *),
-		    void (*reload)(void *), void *arg);
+		    void (*reload)(void *), void (*info)(void *), void *arg);
 void		 ev_signals_free(struct ev_signals *sig);
 
 /* A timer calling cb(arg); one-shot unless ev_timer_start was given repeat. */
@@ -30,7 +31,7 @@ void		 ev_timer_stop(struct ev_timer *t);
 bool		 ev_timer_pending(const struct ev_timer *t);
 void		 ev_timer_free(struct ev_timer *t);
 
-/* A TCP listener on sa calling accept_cb with each new non-blocking, close-on-exec socket.
+/* A TCP listener (IPv6 sockets are IPv6-only) on sa calling accept_cb with each new non-blocking, close-on-exec socket.
  * When the process runs out of descriptors it pauses accepting with back-off instead of spinning.
  * Returns NULL after logging. */
 struct ev_listener *ev_listener_new(struct event_base *base, const struct sockaddr *sa,

@@ -68,7 +68,7 @@ START_TEST(test_signals)
 
 	st.base = ev_base_new();
 	ck_assert_ptr_nonnull(st.base);
-	sig = ev_signals_new(st.base, on_stop, on_reload, &st);
+	sig = ev_signals_new(st.base, on_stop, on_reload, NULL, &st);
 	ck_assert_ptr_nonnull(sig);
 	t = ev_timer_new(st.base, kick, NULL);
 	ev_timer_start(t, 10, false);
