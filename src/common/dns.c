@@ -144,6 +144,7 @@ text_case_equal(const char *s, const char *w)
 	return strlen(s) == n && case_equal((const uint8_t *)s, (const uint8_t *)w, n);
 }
 
+/* A fixed description of each DNS_E_* code. */
 const char *
 dns_strerror(int err)
 {
@@ -254,6 +255,7 @@ out:
 	return ret;
 }
 
+/* Decompresses the name at *pos of a message (see name_read for the pointer rules). */
 int
 dns_name_read(const uint8_t *msg, size_t msglen, size_t *pos, struct dns_name *name)
 {
@@ -297,6 +299,7 @@ label_offset(const struct dns_name *name, size_t idx, size_t *off)
 	return DNS_OK;
 }
 
+/* Presentation form to wire form: labels split on unescaped dots, \DDD and \X escapes. */
 int
 dns_name_from_text(const char *text, struct dns_name *name)
 {
@@ -396,6 +399,7 @@ needs_backslash(uint8_t c)
 	}
 }
 
+/* Wire form to presentation form, escaping as dig does. */
 int
 dns_name_to_text(const struct dns_name *name, char *buf, size_t len)
 {
@@ -462,6 +466,7 @@ out:
 	return ret;
 }
 
+/* Equality ignoring ASCII case. */
 bool
 dns_name_equal(const struct dns_name *a, const struct dns_name *b)
 {
@@ -478,6 +483,7 @@ dns_name_lower(struct dns_name *name)
 		name->wire[i] = ascii_lower(name->wire[i]);
 }
 
+/* Counts the labels, the root not included. */
 int
 dns_name_labels(const struct dns_name *name)
 {
@@ -490,6 +496,7 @@ dns_name_labels(const struct dns_name *name)
 	return n;
 }
 
+/* Whole-label suffix match: skip the extra leftmost labels of name, compare the rest. */
 bool
 dns_name_is_subdomain(const struct dns_name *name, const struct dns_name *zone)
 {
@@ -503,6 +510,7 @@ dns_name_is_subdomain(const struct dns_name *name, const struct dns_name *zone)
 	return name->len - off == zone->len && case_equal(name->wire + off, zone->wire, zone->len);
 }
 
+/* Finds label idx counting from the left. */
 int
 dns_name_label(const struct dns_name *name, size_t idx, const uint8_t **label, size_t *labellen)
 {
@@ -518,6 +526,7 @@ dns_name_label(const struct dns_name *name, size_t idx, const uint8_t **label, s
 	return DNS_OK;
 }
 
+/* Drops leftmost labels in place. */
 int
 dns_name_strip(struct dns_name *name, size_t n)
 {
@@ -533,6 +542,7 @@ dns_name_strip(struct dns_name *name, size_t n)
 	return DNS_OK;
 }
 
+/* Joins prefix labels and a suffix name, through a copy so out may alias. */
 int
 dns_name_concat(const struct dns_name *prefix, const struct dns_name *suffix,
     struct dns_name *out)
@@ -668,6 +678,7 @@ parse_opt(const uint8_t *buf, const struct dns_rr *rr, enum dns_section sec, str
 	return DNS_OK;
 }
 
+/* Walks and checks the whole message, recording where each part is. */
 int
 dns_parse(const uint8_t *buf, size_t len, struct dns_msg *msg)
 {
@@ -699,6 +710,7 @@ out:
 	return ret;
 }
 
+/* Header and first question, nothing else. */
 int
 dns_parse_question_only(const uint8_t *buf, size_t len, struct dns_msg *msg)
 {
@@ -712,6 +724,7 @@ dns_parse_question_only(const uint8_t *buf, size_t len, struct dns_msg *msg)
 	return parse_questions(buf, len, msg, msg->count[DNS_SEC_QUESTION] > 0 ? 1 : 0, &pos);
 }
 
+/* Header rcode plus the OPT extension bits. */
 unsigned int
 dns_msg_rcode(const struct dns_msg *msg)
 {
@@ -722,6 +735,7 @@ dns_msg_rcode(const struct dns_msg *msg)
 	return rcode;
 }
 
+/* Reads the RR at *pos and works out its section from the offsets dns_parse recorded. */
 int
 dns_rr_next(const struct dns_msg *msg, const uint8_t *buf, size_t len, size_t *pos,
     struct dns_rr *rr)
@@ -745,6 +759,7 @@ dns_rr_next(const struct dns_msg *msg, const uint8_t *buf, size_t len, size_t *p
 	return 1;
 }
 
+/* One EDNS option: code, length, data, all inside opts. */
 int
 dns_opt_next(const uint8_t *opts, size_t optlen, size_t *pos, uint16_t *code,
     const uint8_t **data, uint16_t *datalen)
@@ -809,6 +824,7 @@ field_size(char f)
 	}
 }
 
+/* Copies RDATA, decompressing the names of the types that have them. */
 int
 dns_rdata_expand(const uint8_t *buf, size_t len, const struct dns_rr *rr, uint8_t *out,
     size_t outcap, size_t *outlen)
@@ -861,6 +877,7 @@ dns_rdata_expand(const uint8_t *buf, size_t len, const struct dns_rr *rr, uint8_
 	return DNS_OK;
 }
 
+/* Parses SOA RDATA: two names and exactly 20 bytes of counters. */
 int
 dns_soa_read(const uint8_t *buf, size_t len, size_t rdoff, size_t rdlen, struct dns_soa *soa)
 {
@@ -894,6 +911,7 @@ dns_soa_negative_ttl(uint32_t soa_rr_ttl, const struct dns_soa *soa)
 
 /* --- building --------------------------------------------------------------------------- */
 
+/* Writes the header and resets the builder. */
 int
 dns_builder_init(struct dns_builder *b, uint8_t *buf, size_t size, uint16_t id, uint16_t flags)
 {
@@ -913,6 +931,7 @@ dns_builder_init(struct dns_builder *b, uint8_t *buf, size_t size, uint16_t id, 
 	return DNS_OK;
 }
 
+/* Keeps room at the end for the OPT RR. */
 int
 dns_builder_reserve(struct dns_builder *b, size_t n)
 {
@@ -1051,6 +1070,7 @@ write_rdata(struct dns_builder *b, const char *fields, const uint8_t *rdata, siz
 	return p == rdlen ? DNS_OK : DNS_E_RDATA;
 }
 
+/* Appends a question; all questions precede the RRs. */
 int
 dns_build_question(struct dns_builder *b, const struct dns_name *name, uint16_t qtype,
     uint16_t qclass)
@@ -1080,6 +1100,7 @@ fail:
 	return ret;
 }
 
+/* Appends one RR, or nothing at all when it does not fit. */
 int
 dns_build_rr(struct dns_builder *b, enum dns_section sec, const struct dns_name *owner,
     uint16_t type, uint16_t rclass, uint32_t ttl, const uint8_t *rdata, size_t rdlen)
@@ -1090,8 +1111,8 @@ dns_build_rr(struct dns_builder *b, enum dns_section sec, const struct dns_name 
 	int ret;
 
 	if (b == NULL || b->buf == NULL || !name_valid(owner) || sec < DNS_SEC_ANSWER ||
-	    sec > DNS_SEC_ADDITIONAL || sec < b->section || type == DNS_T_OPT || (rdata == NULL && rdlen != 0) || rdlen > UINT16_MAX ||
-	    b->count[sec] == UINT16_MAX)
+	    sec > DNS_SEC_ADDITIONAL || sec < b->section || type == DNS_T_OPT ||
+	    (rdata == NULL && rdlen != 0) || rdlen > UINT16_MAX || b->count[sec] == UINT16_MAX)
 		return DNS_E_INVAL;
 	len0 = b->len;
 	ncomp0 = b->ncomp;
@@ -1124,6 +1145,7 @@ fail:
 	return ret;
 }
 
+/* Copies a parsed RR, opaque RDATA straight from the message. */
 int
 dns_build_rr_copy(struct dns_builder *b, enum dns_section sec, const uint8_t *msg,
     size_t msglen, const struct dns_rr *rr)
@@ -1146,6 +1168,7 @@ dns_build_rr_copy(struct dns_builder *b, enum dns_section sec, const uint8_t *ms
 	return dns_build_rr(b, sec, &rr->name, rr->type, rr->rclass, rr->ttl, rd, n);
 }
 
+/* Appends the OPT RR once, into the space reserved for it. */
 int
 dns_build_opt(struct dns_builder *b, uint16_t udp_size, uint8_t ext_rcode, uint8_t version,
     uint16_t flags, const uint8_t *opts, size_t optlen)
@@ -1183,6 +1206,7 @@ dns_build_opt(struct dns_builder *b, uint16_t udp_size, uint8_t ext_rcode, uint8
 	return DNS_OK;
 }
 
+/* Back to the end of the question section, with TC set. */
 void
 dns_builder_truncate(struct dns_builder *b)
 {
@@ -1200,6 +1224,7 @@ dns_builder_truncate(struct dns_builder *b)
 	b->buf[2] |= (uint8_t)(DNS_F_TC >> 8);
 }
 
+/* Puts the section counts into the header. */
 size_t
 dns_builder_finish(struct dns_builder *b)
 {
@@ -1210,6 +1235,7 @@ dns_builder_finish(struct dns_builder *b)
 	return b->len;
 }
 
+/* Appends code, length and data of one EDNS option. */
 int
 dns_opt_append(uint8_t *buf, size_t cap, size_t *len, uint16_t code, const void *data,
     size_t datalen)
@@ -1226,6 +1252,7 @@ dns_opt_append(uint8_t *buf, size_t cap, size_t *len, uint16_t code, const void 
 	return DNS_OK;
 }
 
+/* Appends an Extended DNS Error option: info code then text. */
 int
 dns_opt_append_ede(uint8_t *buf, size_t cap, size_t *len, uint16_t info_code, const char *text)
 {
@@ -1273,6 +1300,7 @@ dns_get_flags(const uint8_t *buf, size_t len, uint16_t *flags)
 	return DNS_OK;
 }
 
+/* Clears then sets bits of the header flags in place. */
 int
 dns_set_flags(uint8_t *buf, size_t len, uint16_t set, uint16_t clear)
 {
@@ -1282,6 +1310,7 @@ dns_set_flags(uint8_t *buf, size_t len, uint16_t set, uint16_t clear)
 	return DNS_OK;
 }
 
+/* Rewrites one header count in place. */
 int
 dns_set_count(uint8_t *buf, size_t len, enum dns_section sec, uint16_t count)
 {
@@ -1293,6 +1322,7 @@ dns_set_count(uint8_t *buf, size_t len, enum dns_section sec, uint16_t count)
 	return DNS_OK;
 }
 
+/* Rewrites an RR TTL in place. */
 int
 dns_rr_set_ttl(uint8_t *buf, size_t len, const struct dns_rr *rr, uint32_t ttl)
 {
@@ -1303,6 +1333,7 @@ dns_rr_set_ttl(uint8_t *buf, size_t len, const struct dns_rr *rr, uint32_t ttl)
 	return DNS_OK;
 }
 
+/* Rewrites the OPT RR CLASS (the UDP size) in place. */
 int
 dns_edns_set_udp_size(uint8_t *buf, size_t len, const struct dns_msg *msg, uint16_t size)
 {
@@ -1328,12 +1359,14 @@ code_name(const struct dns_code_name *tab, size_t n, unsigned int code, const ch
 	return util_snprintf(buf, len, "%s%u", prefix, code) ? DNS_OK : DNS_E_SPACE;
 }
 
+/* Type mnemonic, or TYPEnnn. */
 int
 dns_type_name(uint16_t type, char *buf, size_t len)
 {
 	return code_name(type_names, nitems(type_names), type, "TYPE", buf, len);
 }
 
+/* Type mnemonic or TYPEnnn to a number. */
 int
 dns_type_from_name(const char *s, uint16_t *type)
 {
@@ -1362,12 +1395,14 @@ dns_type_from_name(const char *s, uint16_t *type)
 	return DNS_OK;
 }
 
+/* Class mnemonic, or CLASSnnn. */
 int
 dns_class_name(uint16_t rclass, char *buf, size_t len)
 {
 	return code_name(class_names, nitems(class_names), rclass, "CLASS", buf, len);
 }
 
+/* Rcode mnemonic, or RCODEnnn. */
 int
 dns_rcode_name(unsigned int rcode, char *buf, size_t len)
 {
@@ -1388,6 +1423,7 @@ hex_digit(uint8_t c)
 	return -1;
 }
 
+/* Reads the address (or its first parts) out of an in-addr.arpa or ip6.arpa name. */
 int
 dns_reverse_name_to_addr(const struct dns_name *name, int *family, uint8_t addr[16],
     unsigned int *parts)
@@ -1453,6 +1489,7 @@ put_label(struct dns_name *name, const char *s, size_t n)
 	name->len = (uint8_t)(name->len + 1 + n);
 }
 
+/* Builds the in-addr.arpa or ip6.arpa name of an address prefix. */
 int
 dns_addr_to_reverse_name(int family, const uint8_t *addr, unsigned int parts,
     struct dns_name *name)

@@ -228,9 +228,10 @@ struct dns_soa {
 	uint32_t	minimum;
 };
 
-/* A label the builder wrote, as a node of a suffix trie: its suffix is this label followed by
- * the parent's suffix (the root for -1). Lookups walk it from the right, so their cost is
- * bounded by the names' labels plus DNS_COMPRESS_MAX, whatever was written before. */
+/* A label the builder wrote (at an offset < 0x4000, the first DNS_COMPRESS_MAX of them), as a
+ * node of a suffix trie: its suffix is this label followed by the parent's suffix (the root for
+ * -1). Lookups walk it from the right: each costs the name's labels plus the siblings met, and
+ * all of a message's lookups together compare at most DNS_COMPRESS_WORK label bytes. */
 #define DNS_COMPRESS_MAX 64
 #define DNS_COMPRESS_WORK (1 << 20)	/* label bytes compared per message, then no more
 					 * compression: a bound on CPU for hostile input */
@@ -274,7 +275,8 @@ int	 dns_name_read(const uint8_t *msg, size_t msglen, size_t *pos, struct dns_na
 int	 dns_name_from_text(const char *text, struct dns_name *name);
 /* Writes the name as dig does, without the trailing dot ("." for the root): the characters
  * . \ " ( ) ; @ $ escaped with a backslash, other bytes outside 0x21..0x7e as \DDD. Returns the
- * length (without the NUL) or DNS_E_SPACE; DNS_MAXTEXT bytes are always enough. */
+ * length (without the NUL), DNS_E_SPACE (buf is then "") or DNS_E_INVAL for a malformed name;
+ * DNS_MAXTEXT bytes are always enough. Case is kept. */
 int	 dns_name_to_text(const struct dns_name *name, char *buf, size_t len);
 /* ASCII case-insensitive equality. */
 bool	 dns_name_equal(const struct dns_name *a, const struct dns_name *b);
@@ -296,17 +298,21 @@ int	 dns_name_concat(const struct dns_name *prefix, const struct dns_name *suffi
 
 /* --- parsing ------------------------------------------------------------------------- */
 
-/* Parses and validates a whole message: header, every question, every RR of every section, and
- * the OPT RR. Returns 0, or DNS_E_HEADER / _QUESTION / _RR / _OPT with msg->cause set. */
+/* Parses and validates a whole message: header, every question, every RR of every section
+ * (owner, fixed fields, RDATA inside the buffer; counts that lie fail), and the OPT RR. RDATA
+ * contents are checked by dns_rdata_expand. Returns 0, or DNS_E_HEADER / _QUESTION / _RR / _OPT
+ * with msg->cause set; after all but DNS_E_HEADER, id, flags and count are filled in (enough
+ * to answer FORMERR). msg keeps offsets, not pointers: buf stays the caller's. */
 int	 dns_parse(const uint8_t *buf, size_t len, struct dns_msg *msg);
 /* Cheap path: the header and the first question only. Fills id, flags, count, sec_off[0],
  * has_question and q; walked is false, edns is not looked at. */
 int	 dns_parse_question_only(const uint8_t *buf, size_t len, struct dns_msg *msg);
 /* The full 12-bit rcode: the header's 4 bits plus the OPT extended bits when present. */
 unsigned int dns_msg_rcode(const struct dns_msg *msg);
-/* Reads the RR at *pos of a message that dns_parse accepted and advances *pos. Start at
- * msg->sec_off[DNS_SEC_ANSWER] to walk every RR (the OPT RR included), or at any section's
- * start. Returns 1 with rr filled, 0 at the end of the message, or an error. */
+/* Reads the RR at *pos of a message that dns_parse accepted (same buf; len >= msg->end) and
+ * advances *pos. Start at msg->sec_off[DNS_SEC_ANSWER] to walk every RR (the OPT RR included),
+ * or at any section's start. Returns 1 with rr filled, 0 at the end of the message, or an
+ * error (DNS_E_INVAL for a msg from dns_parse_question_only or a pos before the answers). */
 int	 dns_rr_next(const struct dns_msg *msg, const uint8_t *buf, size_t len, size_t *pos,
 	    struct dns_rr *rr);
 /* Walks the options of an OPT RR (opts = buf + edns.opt_offset, optlen = edns.opt_len).
@@ -376,7 +382,8 @@ int	 dns_opt_append_ede(uint8_t *buf, size_t cap, size_t *len, uint16_t info_cod
 int	 dns_get_id(const uint8_t *buf, size_t len, uint16_t *id);
 int	 dns_set_id(uint8_t *buf, size_t len, uint16_t id);
 int	 dns_get_flags(const uint8_t *buf, size_t len, uint16_t *flags);
-/* flags = (flags & ~clear) | set, e.g. dns_set_flags(b, n, DNS_F_QR | DNS_R_REFUSED, DNS_F_RCODE). */
+/* flags = (flags & ~clear) | set; e.g. answer REFUSED in place:
+ * dns_set_flags(buf, n, DNS_F_QR | DNS_R_REFUSED, DNS_F_RCODE). */
 int	 dns_set_flags(uint8_t *buf, size_t len, uint16_t set, uint16_t clear);
 /* Rewrites one section count (e.g. 0 after cutting the message short). */
 int	 dns_set_count(uint8_t *buf, size_t len, enum dns_section sec, uint16_t count);

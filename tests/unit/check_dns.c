@@ -15,9 +15,6 @@
 #include "common/util.h"
 #include "suites.h"
 
-/* Until suites.h lists dns, declare it here; the declarations are identical. */
-Suite	*dns_suite(void);
-
 /* A packet under construction, written by hand byte by byte (never with the module's builder). */
 struct pkt {
 	uint8_t	b[4096];
@@ -325,6 +322,11 @@ START_TEST(test_name_text_limits)
 	text[255] = 'c';
 	text[256] = '\0';
 	ck_assert_int_eq(dns_name_from_text(text, &n), DNS_E_NAMELEN);
+	/* 255 bytes reached exactly at a dot, then one more label. */
+	text[253] = '.';
+	text[254] = 'c';
+	text[255] = '\0';
+	ck_assert_int_eq(dns_name_from_text(text, &n), DNS_E_NAMELEN);
 
 	/* The longest text form: 250 bytes as \DDD plus 3 dots fits DNS_MAXTEXT. */
 	n.len = 0;
@@ -348,6 +350,19 @@ START_TEST(test_name_text_limits)
 	name_of(".", &n);
 	ck_assert_int_eq(dns_name_to_text(&n, buf, 1), DNS_E_SPACE);
 	ck_assert_int_eq(dns_name_to_text(&n, buf, 2), 1);
+
+	/* Each kind of output runs out of room cleanly: a dot, a \X escape, a \DDD escape. */
+	name_of("a.b", &n);
+	ck_assert_int_eq(dns_name_to_text(&n, buf, 4), 3);
+	ck_assert_int_eq(dns_name_to_text(&n, buf, 3), DNS_E_SPACE);
+	ck_assert_int_eq(dns_name_to_text(&n, buf, 2), DNS_E_SPACE);
+	name_of("a\\.b", &n);
+	ck_assert_int_eq(dns_name_to_text(&n, buf, 5), 4);
+	ck_assert_int_eq(dns_name_to_text(&n, buf, 4), DNS_E_SPACE);
+	name_of("\\001", &n);
+	ck_assert_int_eq(dns_name_to_text(&n, buf, 5), 4);
+	ck_assert_int_eq(dns_name_to_text(&n, buf, 4), DNS_E_SPACE);
+	ck_assert_str_eq(buf, "");
 
 	/* A malformed struct is refused rather than walked off its end. */
 	memset(&n, 0x3f, sizeof(n));
@@ -398,6 +413,13 @@ START_TEST(test_name_subdomain)
 	ck_assert(!dns_name_is_subdomain(&n, &zone));
 	name_of(".", &zone);
 	ck_assert(dns_name_is_subdomain(&n, &zone));
+	name_of("webdevelop.internal", &zone);
+	/* A label whose bytes look like the zone's wire form is not the zone: "x\\010webdevelop"
+	 * ends in 0a "webdevelop" 08 "internal" 00, the zone's exact bytes. */
+	name_of("x\\010webdevelop.internal", &n);
+	ck_assert_int_eq(dns_name_labels(&n), 2);
+	ck_assert_mem_eq(n.wire + n.len - zone.len, zone.wire, zone.len);
+	ck_assert(!dns_name_is_subdomain(&n, &zone));
 	/* A label containing an escaped dot is one label. */
 	name_of("x\\.webdevelop.internal", &n);
 	name_of("webdevelop.internal", &zone);
@@ -675,6 +697,24 @@ START_TEST(test_decompress_truncated_and_labels)
 	ck_assert_uint_eq(n.len, 193);
 	pos = 209;
 	ck_assert_int_eq(read_exact(&p, &pos, &n), DNS_E_NAMELEN);
+
+	/* Uncompressed 63.63.63.61 is 255 bytes and fine; 63.63.63.62 is 256. */
+	for (int last = 61; last <= 62; last++) {
+		pkt_header(&p, 1, 0, 0, 0, 0, 0);
+		for (int l = 0; l < 3; l++) {
+			pkt_u8(&p, 63);
+			pkt_bytes(&p, label, 63);
+		}
+		pkt_u8(&p, (unsigned int)last);
+		pkt_bytes(&p, label, (size_t)last);
+		pkt_u8(&p, 0);
+		pos = 12;
+		ck_assert_int_eq(read_exact(&p, &pos, &n), last == 61 ? DNS_OK : DNS_E_NAMELEN);
+		if (last == 61) {
+			ck_assert_uint_eq(n.len, 255);
+			ck_assert_uint_eq(pos, p.n);
+		}
+	}
 }
 END_TEST
 
@@ -901,6 +941,20 @@ START_TEST(test_parse_opt_errors)
 	pkt_hex(&p, "00 0029 04d0 00000000 0006 000a 000a 0102");
 	ck_assert_int_eq(parse_exact(&p, &m), DNS_E_OPT);
 	ck_assert_int_eq(m.cause, DNS_E_TRUNCATED);
+	/* Walked by hand, the overrunning option is refused at once, never handed out. */
+	{
+		static const uint8_t bad[] = { 0x00, 0x0a, 0x00, 0x0a, 0x01, 0x02 };
+		const uint8_t *data = NULL;
+		uint16_t code, dlen;
+		size_t opos = 0;
+
+		ck_assert_int_eq(dns_opt_next(bad, sizeof(bad), &opos, &code, &data, &dlen), DNS_E_OPT);
+		ck_assert_uint_eq(opos, 0);
+		ck_assert_ptr_null(data);
+		ck_assert_int_eq(dns_opt_next(bad, 3, &opos, &code, &data, &dlen), DNS_E_OPT);
+		ck_assert_int_eq(dns_opt_next(bad, 4, &opos, &code, &data, &dlen), DNS_E_OPT);
+		ck_assert_int_eq(dns_opt_next(bad, 0, &opos, &code, &data, &dlen), 0);
+	}
 	/* An option header cut in half. */
 	make_query(&p, false);
 	p.b[11] = 1;
@@ -1402,6 +1456,16 @@ START_TEST(test_build_rdata_names)
 	    (const uint8_t *)"\300\014", 2), DNS_E_RDATA);
 	ck_assert_uint_eq(b.len, before);
 	ck_assert(!b.truncated);
+	/* NAPTR: character-strings copied, the replacement name never compressed. */
+	rd.n = 0;
+	pkt_spec(&rd, "0064 000a 0175 074532552b736970 00 @sip.example.com");
+	ck_assert_int_eq(dns_build_rr(&b, DNS_SEC_ADDITIONAL, &zone, DNS_T_NAPTR, DNS_C_IN, 60,
+	    rd.b, rd.n), DNS_OK);
+	ck_assert_mem_eq(buf + b.len - rd.n, rd.b, rd.n);
+	ck_assert_int_eq(dns_build_rr(&b, DNS_SEC_ADDITIONAL, &zone, DNS_T_NAPTR, DNS_C_IN, 60,
+	    rd.b, 5), DNS_E_RDATA);
+	ck_assert_int_eq(dns_build_rr(&b, DNS_SEC_ADDITIONAL, &zone, DNS_T_NAPTR, DNS_C_IN, 60,
+	    rd.b, 4), DNS_E_RDATA);
 	name_of("mail.example.com", &mx);
 	len = dns_builder_finish(&b);
 	{
@@ -1412,6 +1476,7 @@ START_TEST(test_build_rdata_names)
 
 		ck_assert_int_eq(dns_parse(buf, len, &m), DNS_OK);
 		ck_assert_uint_eq(m.count[DNS_SEC_ANSWER], 2);
+		ck_assert_uint_eq(m.count[DNS_SEC_ADDITIONAL], 1);
 		pos = m.sec_off[DNS_SEC_ANSWER];
 		ck_assert_int_eq(dns_rr_next(&m, buf, len, &pos, &rr), 1);
 		ck_assert_int_eq(dns_rdata_expand(buf, len, &rr, out, sizeof(out), &n), DNS_OK);
@@ -1566,16 +1631,27 @@ END_TEST
 START_TEST(test_build_order_and_args)
 {
 	struct dns_builder b;
-	struct dns_name q, bad;
+	struct dns_name q, bad, root;
 	uint8_t buf[512], big[100000];
 	static const uint8_t a[] = { 10, 130, 0, 1 };
 
 	name_of("kratos.webdevelop.internal", &q);
+	name_of(".", &root);
 	ck_assert_int_eq(dns_builder_init(&b, buf, 11, 1, 0), DNS_E_SPACE);
 	ck_assert_int_eq(dns_build_question(&b, &q, DNS_T_A, DNS_C_IN), DNS_E_INVAL);
 	ck_assert_uint_eq(dns_builder_finish(&b), 0);
 	ck_assert_int_eq(dns_builder_init(&b, big, sizeof(big), 1, 0), DNS_OK);
 	ck_assert_uint_eq(b.size, 65535);
+	/* A question that does not fit is reported like an RR that does not. */
+	ck_assert_int_eq(dns_builder_init(&b, buf, 30, 1, 0), DNS_OK);
+	ck_assert_int_eq(dns_build_question(&b, &q, DNS_T_A, DNS_C_IN), DNS_E_SPACE);
+	ck_assert(b.truncated);
+	ck_assert_uint_eq(dns_builder_finish(&b), DNS_HEADER_LEN);
+	/* And an RR whose RDATA name does not fit leaves nothing behind. */
+	ck_assert_int_eq(dns_builder_init(&b, buf, 12 + 2 + 10 + 20, 1, 0), DNS_OK);
+	ck_assert_int_eq(dns_build_rr(&b, DNS_SEC_ANSWER, &root, DNS_T_CNAME, DNS_C_IN,
+	    0, q.wire, q.len), DNS_E_SPACE);
+	ck_assert_uint_eq(b.len, DNS_HEADER_LEN);
 
 	ck_assert_int_eq(dns_builder_init(&b, buf, sizeof(buf), 1, DNS_F_QR), DNS_OK);
 	ck_assert_int_eq(dns_build_question(&b, &q, DNS_T_A, DNS_C_IN), DNS_OK);
