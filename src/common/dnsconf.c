@@ -26,14 +26,17 @@
 /*
  * The parser follows dnsmasq 2.90's option.c step by step (its string surgery
  * included: split_chr(), the hiding of quoted characters, the order of checks) so
- * that the same text is accepted or rejected and means the same thing. Deliberate
+ * that the same text is accepted or rejected and means the same thing; where the
+ * source and dnsmasq 2.90 disagreed, the binary's behaviour was followed. Deliberate
  * differences, each an error where dnsmasq silently does something surprising:
- * lines over 1024 bytes (dnsmasq splits them), NUL and stray control bytes,
- * numbers above INT_MAX (dnsmasq wraps them), edns-packet-max above 65535,
- * non-ASCII names, upstream host names (dnsmasq resolves them), interface names
- * over IF_NAMESIZE-1 (dnsmasq truncates), empty addn-hosts=, bind-interfaces with
- * bind-dynamic (dnsmasq only fails when it starts), and includes nested deeper
- * than DC_DEPTH_MAX.
+ * lines over 1024 bytes (dnsmasq splits them), NUL bytes (it ignores the rest of the
+ * line), control bytes that its unquoting would turn into digits or letters,
+ * numbers above INT_MAX (it wraps them), edns-packet-max above 65535 (it wraps),
+ * non-ASCII names (it converts them with libidn2), upstream host names (it resolves
+ * them), interface names over 15 bytes (it truncates) or with '/' or spaces,
+ * empty addn-hosts= (it fails to read "(null)" later), bind-interfaces with
+ * bind-dynamic (it fails only when starting), and files nested deeper than
+ * DC_DEPTH_MAX. Upper-case xn-- labels are accepted without checking the punycode.
  */
 
 #define DC_LINE_MAX	1024	/* dnsmasq reads lines with fgets(buf, MAXDNAME) */
@@ -46,7 +49,8 @@
 #define DC_PACKETSZ	512
 #define DC_CMDLINE	"command line"
 /* dnsmasq's getopt string: a short option takes a value when followed by ':'. */
-#define DC_OPTSTRING	"951yZDNLERKzowefnbvhdkqr:m:p:c:l:s:i:t:u:g:a:x:S:C:A:T:H:Q:I:B:F:G:O:M:X:V:U:j:P:J:W:Y:2:4:6:7:8:0:3:"
+#define DC_OPTSTRING	"951yZDNLERKzowefnbvhdkqr:m:p:c:l:s:i:t:u:g:a:x:S:C:A:T:H:Q:I:B:F:G:O:M:" \
+			"X:V:U:j:P:J:W:Y:2:4:6:7:8:0:3:"
 
 enum dc_id {
 	DC_UNSUPPORTED = 0,
@@ -738,12 +742,17 @@ dc_sockaddr(struct sockaddr_storage *ss, socklen_t *len, const struct dnsconf_ad
 	}
 }
 
-/* Copies an interface name, refusing one that does not fit (dnsmasq truncates). */
+/* Copies an interface name, refusing one that no Linux interface can have (dnsmasq
+ * truncates long names and accepts the rest, failing later when it binds). */
 static int
 dc_ifname(struct dc_state *st, char *dst, const char *name)
 {
 	if (strlen(name) >= IF_NAMESIZE)
 		return dc_bad(st, "interface", name, "interface names have at most 15 characters");
+	for (const char *p = name; *p != '\0'; p++)
+		if (*p == '/' || isspace((unsigned char)*p))
+			return dc_bad(st, "interface", name,
+			    "interface names cannot contain '/' or spaces");
 	memcpy(dst, name, strlen(name) + 1);
 	return 0;
 }
@@ -847,7 +856,8 @@ dc_opt_listen(struct dc_state *st, char *arg)
  * address=, server=, local=: [/d1/d2/.../][value]. As in dnsmasq, the last
  * '/'-separated field is the value; with a single field it is both domain and value;
  * an empty field in the domain list means names without a dot (server=//ip) and, for
- * address=, "#" means every name. The rules of one line share a sequence number.
+ * address=, server= and local=, "#" means every name. The rules of one line share a
+ * sequence number.
  */
 static int
 dc_opt_server(struct dc_state *st, enum dc_id id, char *arg)
@@ -912,9 +922,11 @@ dc_opt_server(struct dc_state *st, enum dc_id id, char *arg)
 			goto cleanup;
 		}
 		if (nodots && !real)
-			dc_warn(st, "%s=%s: a space before '/' makes an empty domain, which matches "
-			    "names without a dot (as in dnsmasq)", st->optname, st->optshow);
-		if (id == DC_ADDRESS && strcmp(cur, "#") == 0)
+			dc_warn(st, "%s=%s: a space before '/' makes an empty domain, which "
+			    "matches names without a dot (as in dnsmasq)", st->optname,
+			    st->optshow);
+		/* "#" is every name, for server= and local= too (observed on 2.90). */
+		if (strcmp(cur, "#") == 0)
 			cur[0] = '\0';
 		if (dc_add_rule(st, action, src, cur, nodots, &addr, &up, &why) == -1) {
 			dc_bad(st, "domain", cur, why);
@@ -1043,6 +1055,83 @@ dc_opt_rev_server(struct dc_state *st, char *arg)
 
 /* --- options: local data -------------------------------------------------------------- */
 
+/* The range of domain=d,range[,local] (unhidden, cut up here) into tmp; d_raw is the
+ * domain as written, for the local=/d/ rule. */
+static int
+dc_domain_range(struct dc_state *st, char *comma, const char *d_raw,
+    struct dnsconf_domain *tmp)
+{
+	char *netpart, *rest;
+	const char *why;
+	long msize;
+
+	if ((netpart = dc_split_chr(comma, '/')) == NULL) {
+		rest = dc_split(comma);
+		(void)dc_split(rest);	/* dnsmasq ignores a third field here */
+		if (!dc_inet(comma, &tmp->start)) {
+			tmp->kind = DNSCONF_DOM_INTERFACE;
+			tmp->interface = dc_string(comma);
+			return 0;
+		}
+		tmp->kind = DNSCONF_DOM_RANGE;
+		tmp->end = tmp->start;
+		if (rest != NULL && (!dc_inet(rest, &tmp->end) ||
+		    tmp->end.family != tmp->start.family))
+			return dc_bad(st, "range end", rest, tmp->start.family == AF_INET ?
+			    "not an IPv4 address" : "not an IPv6 address");
+		return 0;
+	}
+	rest = dc_split(netpart);
+	if (dc_number(netpart, INT_MAX, &msize, &why) == -1)
+		return dc_bad(st, "prefix length", netpart, why);
+	tmp->kind = DNSCONF_DOM_RANGE;
+	if (!dc_inet(comma, &tmp->start))
+		return dc_bad(st, "network", comma, "not an IPv4 or IPv6 address");
+	tmp->end = tmp->start;
+	if (tmp->start.family == AF_INET) {
+		/* dnsmasq computes (1 << (32 - len)) - 1; len 0 shifts by 32, which x86
+		 * treats as 0, giving an empty mask. */
+		uint32_t mask, a;
+
+		if (msize > 32)
+			return dc_bad(st, "prefix length", netpart, "must be at most 32");
+		mask = msize == 0 ? 0 : (uint32_t)((1ull << (32 - msize)) - 1);
+		a = ntohl(tmp->start.u.v4.s_addr) & ~mask;
+		tmp->start.u.v4.s_addr = htonl(a);
+		tmp->end.u.v4.s_addr = htonl(a | mask);
+	} else {
+		/* Only the low 64 bits are masked, as in dnsmasq. */
+		uint64_t mask, lo = 0;
+
+		if (msize > 128)
+			return dc_bad(st, "prefix length", netpart, "must be at most 128");
+		mask = msize <= 64 ? UINT64_MAX : (1ull << (128 - msize)) - 1;
+		for (int i = 8; i < 16; i++)
+			lo = lo << 8 | tmp->start.u.v6.s6_addr[i];
+		for (int i = 15; i >= 8; i--) {
+			tmp->start.u.v6.s6_addr[i] = (uint8_t)((lo & ~mask) >> (8 * (15 - i)));
+			tmp->end.u.v6.s6_addr[i] = (uint8_t)((lo | mask) >> (8 * (15 - i)));
+		}
+	}
+	tmp->prefixlen = (int)msize;
+	if (rest == NULL)
+		return 0;
+	if (strcmp(rest, "local") != 0)
+		return dc_bad(st, "range option", rest, "only \"local\" may follow a network");
+	tmp->local = true;
+	tmp->seq = ++st->rule_seq;
+	/* dnsmasq ignores the result of both (a /0 network makes no zone). */
+	if (tmp->start.family == AF_INET)
+		(void)dc_rev4(st, DNSCONF_SRC_DOMAIN, DNSCONF_ACT_LOCAL, NULL, tmp->start.u.v4,
+		    (int)msize, &why);
+	else
+		(void)dc_rev6(st, DNSCONF_SRC_DOMAIN, DNSCONF_ACT_LOCAL, NULL, tmp->start.u.v6,
+		    (int)msize, &why);
+	(void)dc_add_rule(st, DNSCONF_ACT_LOCAL, DNSCONF_SRC_DOMAIN, d_raw, false, NULL, NULL,
+	    &why);
+	return 0;
+}
+
 /*
  * domain=d[,range[,local]] (and domain-suffix=): "#" takes the domain from the
  * search line of the resolv.conf; a range is start[,end], net/len or an interface
@@ -1052,11 +1141,9 @@ dc_opt_rev_server(struct dc_state *st, char *arg)
 static int
 dc_opt_domain(struct dc_state *st, char *arg)
 {
-	struct dnsconf_domain *dom = NULL, tmp;
-	char *d_raw = arg, *comma, *netpart, *rest, *d;
+	struct dnsconf_domain tmp;
+	char *d_raw = arg, *comma;
 	const char *why;
-	long msize;
-	int rc = -1;
 
 	memset(&tmp, 0, sizeof(tmp));
 	if (strcmp(arg, "#") == 0) {
@@ -1065,104 +1152,25 @@ dc_opt_domain(struct dc_state *st, char *arg)
 		return 0;
 	}
 	comma = dc_split(arg);
-	if ((d = dc_canon_opt(d_raw, &why)) == NULL)
+	if ((tmp.domain = dc_canon_opt(d_raw, &why)) == NULL)
 		return dc_bad(st, "domain", d_raw, why);
-	tmp.domain = d;
 	tmp.origin = st->origin;
 	tmp.prefixlen = -1;
+	tmp.seq = st->rule_seq;
 	if (comma == NULL) {
 		tmp.kind = DNSCONF_DOM_PLAIN;
 		free(st->conf->domain_suffix);
-		st->conf->domain_suffix = xstrdup(d);
-		goto done;
-	}
-	dc_unhide(comma);
-	if ((netpart = dc_split_chr(comma, '/')) != NULL) {
-		rest = dc_split(netpart);
-		if (dc_number(netpart, INT_MAX, &msize, &why) == -1) {
-			dc_bad(st, "prefix length", netpart, why);
-			goto cleanup;
-		}
-		tmp.kind = DNSCONF_DOM_RANGE;
-		if (!dc_inet(comma, &tmp.start)) {
-			dc_bad(st, "network", comma, "not an IPv4 or IPv6 address");
-			goto cleanup;
-		}
-		tmp.end = tmp.start;
-		if (tmp.start.family == AF_INET) {
-			/* dnsmasq computes (1 << (32 - len)) - 1; len 0 shifts by 32, which
-			 * x86 treats as 0, giving an empty mask. */
-			uint32_t mask, s;
-
-			if (msize > 32) {
-				dc_bad(st, "prefix length", netpart, "must be at most 32");
-				goto cleanup;
-			}
-			mask = msize == 0 ? 0 : (uint32_t)((1ull << (32 - msize)) - 1);
-			s = ntohl(tmp.start.u.v4.s_addr) & ~mask;
-			tmp.start.u.v4.s_addr = htonl(s);
-			tmp.end.u.v4.s_addr = htonl(s | mask);
-		} else {
-			/* Only the low 64 bits are masked, as in dnsmasq. */
-			uint64_t mask, lo = 0;
-
-			if (msize > 128) {
-				dc_bad(st, "prefix length", netpart, "must be at most 128");
-				goto cleanup;
-			}
-			mask = msize <= 64 ? UINT64_MAX : (1ull << (128 - msize)) - 1;
-			for (int i = 8; i < 16; i++)
-				lo = lo << 8 | tmp.start.u.v6.s6_addr[i];
-			for (int i = 15; i >= 8; i--) {
-				tmp.start.u.v6.s6_addr[i] = (uint8_t)((lo & ~mask) >> (8 * (15 - i)));
-				tmp.end.u.v6.s6_addr[i] = (uint8_t)((lo | mask) >> (8 * (15 - i)));
-			}
-		}
-		tmp.prefixlen = (int)msize;
-		if (rest != NULL) {
-			if (strcmp(rest, "local") != 0) {
-				dc_bad(st, "range option", rest, "only \"local\" may follow a network");
-				goto cleanup;
-			}
-			tmp.local = true;
-			st->rule_seq++;
-			/* dnsmasq ignores the result of both (a /0 network makes no zone). */
-			if (tmp.start.family == AF_INET)
-				(void)dc_rev4(st, DNSCONF_SRC_DOMAIN, DNSCONF_ACT_LOCAL, NULL,
-				    tmp.start.u.v4, (int)msize, &why);
-			else
-				(void)dc_rev6(st, DNSCONF_SRC_DOMAIN, DNSCONF_ACT_LOCAL, NULL,
-				    tmp.start.u.v6, (int)msize, &why);
-			(void)dc_add_rule(st, DNSCONF_ACT_LOCAL, DNSCONF_SRC_DOMAIN, d_raw, false,
-			    NULL, NULL, &why);
-		}
+		st->conf->domain_suffix = xstrdup(tmp.domain);
 	} else {
-		rest = dc_split(comma);
-		(void)dc_split(rest);	/* dnsmasq ignores a third field here */
-		if (dc_inet(comma, &tmp.start)) {
-			tmp.kind = DNSCONF_DOM_RANGE;
-			tmp.end = tmp.start;
-			if (rest != NULL && (!dc_inet(rest, &tmp.end) ||
-			    tmp.end.family != tmp.start.family)) {
-				dc_bad(st, "range end", rest, tmp.start.family == AF_INET ?
-				    "not an IPv4 address" : "not an IPv6 address");
-				goto cleanup;
-			}
-		} else {
-			tmp.kind = DNSCONF_DOM_INTERFACE;
-			tmp.interface = dc_string(comma);
+		dc_unhide(comma);
+		if (dc_domain_range(st, comma, d_raw, &tmp) == -1) {
+			free(tmp.domain);
+			free(tmp.interface);
+			return -1;
 		}
 	}
-done:
-	dom = DC_PUSH(st->conf->domains, st->conf->ndomains);
-	*dom = tmp;
-	tmp.domain = NULL;
-	tmp.interface = NULL;
-	rc = 0;
-cleanup:
-	free(tmp.domain);
-	free(tmp.interface);
-	return rc;
+	*DC_PUSH(st->conf->domains, st->conf->ndomains) = tmp;
+	return 0;
 }
 
 /* host-record=: names, an IPv4 and an IPv6 address and a TTL in any order (the
@@ -1365,6 +1373,7 @@ dc_opt_srv(struct dc_state *st, char *arg)
 	char *comma;
 	const char *why;
 	long v;
+	int rc = -1;
 
 	memset(&srv, 0, sizeof(srv));
 	srv.port = 1;
@@ -1377,14 +1386,14 @@ dc_opt_srv(struct dc_state *st, char *arg)
 		comma = dc_split(arg);
 		if ((srv.target = dc_canon_opt(arg, &why)) == NULL) {
 			dc_bad(st, "SRV target", arg, why);
-			goto fail;
+			goto cleanup;
 		}
 		if (comma != NULL) {
 			arg = comma;
 			comma = dc_split(arg);
 			if (dc_number(arg, 65535, &v, &why) == -1) {
 				dc_bad(st, "port", arg, why);
-				goto fail;
+				goto cleanup;
 			}
 			srv.port = (uint16_t)v;
 			if (comma != NULL) {
@@ -1392,13 +1401,13 @@ dc_opt_srv(struct dc_state *st, char *arg)
 				comma = dc_split(arg);
 				if (dc_number(arg, 65535, &v, &why) == -1) {
 					dc_bad(st, "priority", arg, why);
-					goto fail;
+					goto cleanup;
 				}
 				srv.prio = (uint16_t)v;
 				if (comma != NULL) {
 					if (dc_number(comma, 65535, &v, &why) == -1) {
 						dc_bad(st, "weight", comma, why);
-						goto fail;
+						goto cleanup;
 					}
 					srv.weight = (uint16_t)v;
 				}
@@ -1407,11 +1416,12 @@ dc_opt_srv(struct dc_state *st, char *arg)
 	}
 	slot = DC_PUSH(st->conf->srvs, st->conf->nsrvs);
 	*slot = srv;
-	return 0;
-fail:
+	srv.name = srv.target = NULL;
+	rc = 0;
+cleanup:
 	free(srv.name);
 	free(srv.target);
-	return -1;
+	return rc;
 }
 
 /* mx-host=name[,host[,pref]]. */
@@ -1626,11 +1636,11 @@ dc_apply(struct dc_state *st, const struct dc_opt *o, char *arg)
 			    dc_where(&st->once_origin[o->id], where, sizeof(where)));
 			goto cleanup;
 		}
-		if (st->command_line)
-			*once = DC_ONCE_CL;
-		else
-			*once = DC_ONCE_FILE;
-		st->once_origin[o->id] = st->origin;
+		/* As dnsmasq's usage[].rept: the command line only marks an unset option. */
+		if (!st->command_line || *once == DC_ONCE_FREE) {
+			*once = st->command_line ? DC_ONCE_CL : DC_ONCE_FILE;
+			st->once_origin[o->id] = st->origin;
+		}
 	}
 	switch (o->id) {
 	case DC_UNSUPPORTED:
@@ -1900,7 +1910,8 @@ dc_prep_line(char *buf, const char **why)
 					*why = "control character";
 					return -1;
 				}
-				if (*p == '\\' && p[1] != '\0' && strchr("\"tnebr\\", p[1]) != NULL) {
+				if (*p == '\\' && p[1] != '\0' &&
+				    strchr("\"tnebr\\", p[1]) != NULL) {
 					if (p[1] == 't')
 						p[1] = '\t';
 					else if (p[1] == 'n')
@@ -2257,7 +2268,8 @@ dc_cmdline(struct dc_state *st, int argc, char **argv, char **conffile)
 
 			if (f != NULL) {
 				if (!f->has_arg && eq != NULL)
-					return dc_err(st, "option \"--%s\" takes no value", f->name);
+					return dc_err(st, "option \"--%s\" takes no value",
+					    f->name);
 				if (f->has_arg && eq == NULL) {
 					if (i + 1 >= argc)
 						return dc_err(st, "option \"--%s\" needs a value",
@@ -2276,8 +2288,8 @@ dc_cmdline(struct dc_state *st, int argc, char **argv, char **conffile)
 				    o->name, dc_vis(value, v, sizeof(v)));
 			if (o->has_arg == 1 && eq == NULL) {
 				if (i + 1 >= argc)
-					return dc_err(st, "option \"--%s\" needs a value (--%s=...)",
-					    o->name, o->name);
+					return dc_err(st, "option \"--%s\" needs a value "
+					    "(--%s=...)", o->name, o->name);
 				value = argv[++i];
 			}
 			if (dc_cmdline_opt(st, o, value, conffile) == -1)
@@ -2309,7 +2321,8 @@ dc_cmdline(struct dc_state *st, int argc, char **argv, char **conffile)
 					else if (i + 1 < argc)
 						value = argv[++i];
 					else
-						return dc_err(st, "option \"-%c\" needs a value", *p);
+						return dc_err(st, "option \"-%c\" needs a value",
+						    *p);
 				}
 				if (f != NULL)
 					dc_push_flag(st->conf, f, value);
@@ -2335,12 +2348,14 @@ dc_cmdline(struct dc_state *st, int argc, char **argv, char **conffile)
 
 /* --- finishing ------------------------------------------------------------------------ */
 
-/* domain=#: the first valid "search" domain of the only resolv.conf. */
+/* domain=#: the first valid "search" domain of the only resolv.conf, which replaces
+ * a plain domain=; as in dnsmasq, a search domain that is not a name clears it, and
+ * finding none is an error only when no plain domain= was given. */
 static int
 dc_resolv_domain(struct dc_state *st)
 {
 	struct dnsconf *conf = st->conf;
-	char *line = NULL, *found = NULL, v[600];
+	char *line = NULL, v[600];
 	size_t cap = 0;
 	FILE *fp;
 	int rc = -1;
@@ -2354,23 +2369,23 @@ dc_resolv_domain(struct dc_state *st)
 	if ((fp = fopen(conf->resolv_files[0], "re")) == NULL)
 		return dc_err(st, "domain=#: cannot read \"%s\": %s",
 		    dc_vis(conf->resolv_files[0], v, sizeof(v)), strerror(errno));
-	while (found == NULL && getline(&line, &cap, fp) != -1) {
+	while (getline(&line, &cap, fp) != -1) {
 		char *save, *tok = strtok_r(line, " \t\n\r", &save);
 		const char *why;
 
-		if (tok == NULL || strcmp(tok, "search") != 0)
+		if (tok == NULL || strcmp(tok, "search") != 0 ||
+		    (tok = strtok_r(NULL, " \t\n\r", &save)) == NULL)
 			continue;
-		if ((tok = strtok_r(NULL, " \t\n\r", &save)) != NULL)
-			found = dc_canon_opt(tok, &why);
+		free(conf->domain_suffix);
+		if ((conf->domain_suffix = dc_canon_opt(tok, &why)) != NULL)
+			break;
 	}
 	fclose(fp);
-	if (found == NULL) {
+	if (conf->domain_suffix == NULL) {
 		dc_err(st, "domain=#: no search directive found in \"%s\"",
 		    dc_vis(conf->resolv_files[0], v, sizeof(v)));
 		goto cleanup;
 	}
-	free(conf->domain_suffix);
-	conf->domain_suffix = found;
 	rc = 0;
 cleanup:
 	free(line);
@@ -2416,7 +2431,8 @@ dc_finish(struct dc_state *st)
 					break;
 				if (flag[c2] == 2) {
 					st->origin = conf->cnames[i].origin;
-					dc_err(st, "CNAME loop involving \"%s\"", conf->cnames[i].alias);
+					dc_err(st, "CNAME loop involving \"%s\"",
+					    conf->cnames[i].alias);
 					goto cleanup;
 				}
 				flag[c2] = 2;
@@ -2522,17 +2538,14 @@ dnsconf_load_buffer(const struct dnsconf_params *params, const char *name, const
 	int rc = -1;
 
 	dc_state_init(&st, params != NULL ? params : &none);
-	if (len == 0) {
+	if (len == 0)
 		rc = 0;
-		goto done;
-	}
-	if ((fp = fmemopen((void *)(uintptr_t)buf, len, "r")) == NULL) {
+	else if ((fp = fmemopen((void *)(uintptr_t)buf, len, "r")) == NULL)
 		log_error("dnsconf_load_buffer: fmemopen");
-		goto done;
+	else {
+		rc = dc_read_fp(&st, fp, name);
+		fclose(fp);
 	}
-	rc = dc_read_fp(&st, fp, name);
-	fclose(fp);
-done:
 	return dc_done(&st, rc, confp);
 }
 
@@ -2681,6 +2694,24 @@ dc_put(FILE *fp, const char *s)
 	dc_put_q(fp, s, false);
 }
 
+/* Writes a name so that dnsmasq's canonicalise() gives it back: it drops one
+ * trailing dot, so a name that still ends with one gets another, as does one ending
+ * in a space (split_chr() would trim it; "x ." was its origin). */
+static void
+dc_put_name(FILE *fp, const char *s, bool force)
+{
+	size_t len = strlen(s);
+	char *t;
+
+	if (len == 0 || (s[len - 1] != '.' && s[len - 1] != ' ')) {
+		dc_put_q(fp, s, force);
+		return;
+	}
+	xasprintf(&t, "%s.", s);
+	dc_put_q(fp, t, force);
+	free(t);
+}
+
 /* Whether dnsmasq would read s as a number or an address rather than a name. */
 static bool
 dc_not_a_name(const char *s)
@@ -2744,7 +2775,7 @@ dc_put_upstream(FILE *fp, const struct dnsconf_upstream *u)
 	}
 	fputc('@', fp);
 	if (u->interface[0] != '\0') {
-		fputs(u->interface, fp);
+		dc_put(fp, u->interface);
 		if (strcmp(buf, "0.0.0.0") == 0 || strcmp(buf, "::") == 0) {
 			if (sport != 0)
 				fprintf(fp, "#%u", sport);
@@ -2770,9 +2801,14 @@ dc_put_rule(FILE *fp, const struct dnsconf_rule *r)
 		fputs("//", fp);
 	else if (r->domain[0] != '\0' || r->wildcard) {
 		fputc('/', fp);
-		if (r->wildcard)
-			fputc('*', fp);
-		dc_put(fp, r->domain);
+		/* Written ".*d" and ".#", the names "*d" and "#" stay literal ("*d" would be
+		 * a wildcard, "#" every name); a wildcard on nothing came from "*." (a lone
+		 * "*" means every name). */
+		if (r->wildcard || r->domain[0] == '*' || strcmp(r->domain, "#") == 0)
+			fputc(r->wildcard ? '*' : '.', fp);
+		if (r->wildcard && r->domain[0] == '\0')
+			fputc('.', fp);
+		dc_put_name(fp, r->domain, false);
 		fputc('/', fp);
 	} else if (r->action <= DNSCONF_ACT_ZEROS ||
 	    (r->action == DNSCONF_ACT_LOCAL && r->src == DNSCONF_SRC_ADDRESS))
@@ -2795,6 +2831,27 @@ dc_put_rule(FILE *fp, const struct dnsconf_rule *r)
 	dc_put_origin(fp, &r->origin);
 }
 
+/* Writes a domain= line. */
+static void
+dc_put_domain(FILE *fp, const struct dnsconf_domain *d)
+{
+	char buf[INET6_ADDRSTRLEN], b2[INET6_ADDRSTRLEN];
+
+	fputs("domain=", fp);
+	dc_put_name(fp, d->domain, false);
+	if (d->kind == DNSCONF_DOM_RANGE && d->prefixlen >= 0)
+		fprintf(fp, ",%s/%d%s", dc_ntop(&d->start, buf, sizeof(buf)), d->prefixlen,
+		    d->local ? ",local" : "");
+	else if (d->kind == DNSCONF_DOM_RANGE)
+		fprintf(fp, ",%s,%s", dc_ntop(&d->start, buf, sizeof(buf)),
+		    dc_ntop(&d->end, b2, sizeof(b2)));
+	else if (d->kind == DNSCONF_DOM_INTERFACE) {
+		fputc(',', fp);
+		dc_put(fp, d->interface != NULL ? d->interface : "");
+	}
+	dc_put_origin(fp, &d->origin);
+}
+
 static void
 dc_put_list(FILE *fp, const char *opt, char **v, size_t n)
 {
@@ -2815,12 +2872,12 @@ dc_put_flag(FILE *fp, const char *opt, bool on)
 void
 dnsconf_dump(const struct dnsconf *c, FILE *fp)
 {
-	char buf[INET6_ADDRSTRLEN];
+	char buf[INET6_ADDRSTRLEN], vis[600];
 
 	fprintf(fp, "# zt dns: effective configuration (%zu file%s read)\n", c->nfiles_read,
 	    c->nfiles_read == 1 ? "" : "s");
 	for (size_t i = 0; i < c->nfiles_read; i++)
-		fprintf(fp, "#   %s\n", c->files_read[i]);
+		fprintf(fp, "#   %s\n", dc_vis(c->files_read[i], vis, sizeof(vis)));
 	fprintf(fp, "port=%u\n", c->port);
 	dc_put_list(fp, "interface", c->interfaces, c->ninterfaces);
 	dc_put_list(fp, "except-interface", c->except_interfaces, c->nexcept_interfaces);
@@ -2836,28 +2893,26 @@ dnsconf_dump(const struct dnsconf *c, FILE *fp)
 	dc_put_flag(fp, "all-servers", c->all_servers);
 	dc_put_flag(fp, "domain-needed", c->domain_needed);
 	dc_put_flag(fp, "bogus-priv", c->bogus_priv);
-	for (size_t i = 0; i < c->nrules; i++)
-		dc_put_rule(fp, &c->rules[i]);
+	/* domain= lines go between the rules where they were; the rules of a
+	 * domain=...,local line are written as that line (its domain may hold a '/',
+	 * which server= cannot). */
+	for (size_t i = 0, k = 0; i < c->nrules || k < c->ndomains; i++) {
+		const struct dnsconf_rule *r = i < c->nrules ? &c->rules[i] : NULL;
+		bool start = r != NULL && (i == 0 || c->rules[i - 1].seq != r->seq);
+
+		while (k < c->ndomains && (r == NULL || (start && c->domains[k].seq < r->seq)))
+			dc_put_domain(fp, &c->domains[k++]);
+		if (r == NULL)
+			break;
+		if (r->src != DNSCONF_SRC_DOMAIN)
+			dc_put_rule(fp, r);
+		else if (start && k < c->ndomains && c->domains[k].local &&
+		    c->domains[k].seq == r->seq)
+			dc_put_domain(fp, &c->domains[k++]);
+	}
 	dc_put_flag(fp, "no-hosts", c->no_hosts);
 	dc_put_list(fp, "addn-hosts", c->addn_hosts, c->naddn_hosts);
 	dc_put_flag(fp, "expand-hosts", c->expand_hosts);
-	for (size_t i = 0; i < c->ndomains; i++) {
-		const struct dnsconf_domain *d = &c->domains[i];
-		char b2[INET6_ADDRSTRLEN];
-
-		fputs("domain=", fp);
-		dc_put(fp, d->domain);
-		if (d->kind == DNSCONF_DOM_RANGE && d->prefixlen >= 0)
-			fprintf(fp, ",%s/%d", dc_ntop(&d->start, buf, sizeof(buf)), d->prefixlen);
-		else if (d->kind == DNSCONF_DOM_RANGE)
-			fprintf(fp, ",%s,%s", dc_ntop(&d->start, buf, sizeof(buf)),
-			    dc_ntop(&d->end, b2, sizeof(b2)));
-		else if (d->kind == DNSCONF_DOM_INTERFACE) {
-			fputc(',', fp);
-			dc_put(fp, d->interface != NULL ? d->interface : "");
-		}
-		dc_put_origin(fp, &d->origin);
-	}
 	if (c->domain_suffix != NULL) {
 		fputs("# domain suffix: ", fp);
 		dc_put(fp, c->domain_suffix);
@@ -2874,7 +2929,7 @@ dnsconf_dump(const struct dnsconf *c, FILE *fp)
 			fputs(first && nf == 1 ? "," : "host-record=", fp);
 			for (size_t j = 0; j < h->nnames; j++) {
 				fputs(j > 0 ? "," : "", fp);
-				dc_put_q(fp, h->names[j], dc_not_a_name(h->names[j]));
+				dc_put_name(fp, h->names[j], dc_not_a_name(h->names[j]));
 			}
 			if (h->has_v4)
 				fprintf(fp, "%s%s", h->nnames > 0 ? "," : "",
@@ -2891,9 +2946,9 @@ dnsconf_dump(const struct dnsconf *c, FILE *fp)
 	}
 	for (size_t i = 0; i < c->ncnames; i++) {
 		fputs("cname=", fp);
-		dc_put(fp, c->cnames[i].alias);
+		dc_put_name(fp, c->cnames[i].alias, false);
 		fputc(',', fp);
-		dc_put_q(fp, c->cnames[i].target, dc_digits(c->cnames[i].target));
+		dc_put_name(fp, c->cnames[i].target, dc_digits(c->cnames[i].target));
 		if (c->cnames[i].ttl_given)
 			fprintf(fp, ",%u", c->cnames[i].ttl);
 		dc_put_origin(fp, &c->cnames[i].origin);
@@ -2902,7 +2957,7 @@ dnsconf_dump(const struct dnsconf *c, FILE *fp)
 		const struct dnsconf_txt *t = &c->txts[i];
 
 		fputs("txt-record=", fp);
-		dc_put(fp, t->name);
+		dc_put_name(fp, t->name, false);
 		for (size_t o = 0; o < t->rdlen; o += 1 + t->rdata[o]) {
 			char *s = xstrndup((const char *)t->rdata + o + 1, t->rdata[o]);
 
@@ -2917,30 +2972,30 @@ dnsconf_dump(const struct dnsconf *c, FILE *fp)
 		const struct dnsconf_srv *s = &c->srvs[i];
 
 		fputs("srv-host=", fp);
-		dc_put(fp, s->name);
+		dc_put_name(fp, s->name, false);
 		if (s->target != NULL) {
 			fputc(',', fp);
-			dc_put(fp, s->target);
+			dc_put_name(fp, s->target, false);
 			fprintf(fp, ",%u,%u,%u", s->port, s->prio, s->weight);
 		}
 		dc_put_origin(fp, &s->origin);
 	}
 	for (size_t i = 0; i < c->nmxs; i++) {
 		fputs("mx-host=", fp);
-		dc_put(fp, c->mxs[i].name);
+		dc_put_name(fp, c->mxs[i].name, false);
 		if (c->mxs[i].target != NULL) {
 			fputc(',', fp);
-			dc_put(fp, c->mxs[i].target);
+			dc_put_name(fp, c->mxs[i].target, false);
 			fprintf(fp, ",%u", c->mxs[i].pref);
 		}
 		dc_put_origin(fp, &c->mxs[i].origin);
 	}
 	for (size_t i = 0; i < c->nptrs; i++) {
 		fputs("ptr-record=", fp);
-		dc_put(fp, c->ptrs[i].name);
+		dc_put_name(fp, c->ptrs[i].name, false);
 		if (c->ptrs[i].target != NULL) {
 			fputc(',', fp);
-			dc_put(fp, c->ptrs[i].target);
+			dc_put_name(fp, c->ptrs[i].target, false);
 		}
 		dc_put_origin(fp, &c->ptrs[i].origin);
 	}
@@ -2953,10 +3008,11 @@ dnsconf_dump(const struct dnsconf *c, FILE *fp)
 	if (c->query_port_set)
 		fprintf(fp, "query-port=%u\n", c->query_port);
 	if (c->log_queries) {
-		fputs("log-queries", fp);
-		if (c->log_queries_arg != NULL) {
+		/* "extra" sticks once given; a quoted "extra" is not it. */
+		fputs(c->log_queries_extra ? "log-queries=extra" : "log-queries", fp);
+		if (!c->log_queries_extra && c->log_queries_arg != NULL) {
 			fputc('=', fp);
-			dc_put(fp, c->log_queries_arg);
+			dc_put_q(fp, c->log_queries_arg, strcmp(c->log_queries_arg, "extra") == 0);
 		}
 		fputc('\n', fp);
 	}

@@ -36,7 +36,8 @@
  * single-valued options (port, cache-size, edns-packet-max, query-port, user, group,
  * pid-file, local-ttl, neg-ttl, max-ttl, min-cache-ttl, max-cache-ttl,
  * dns-forward-max) may appear once on the command line and once in the files, the
- * file value winning; a second occurrence in either place is an error.
+ * file value winning; a second occurrence in either place is an error (a file read
+ * while the command line is parsed, i.e. a second -C, counts as "the files").
  *
  * Every name (domains, aliases, targets) is stored as dnsmasq's canonicalise() leaves
  * it: one trailing dot removed, lower case; names containing non-ASCII characters are
@@ -101,8 +102,9 @@ enum dnsconf_rule_src {
 /*
  * One entry of dnsmasq's domain table, in configuration order (a line naming
  * several domains gives several rules with the same seq). Matching (dnsmasq.md
- * 1.1): domain "" matches every name (address=/#/, server=ip) unless nodots is
- * set (server=//ip: names without a dot only); a wildcard rule ("*" prefix) matches
+ * 1.1): domain "" matches every name (address=/#/, server=/#/ip, server=ip) unless
+ * nodots is set (server=//ip: names without a dot only; dnsmasq 2.90 consults it
+ * only when some server without a domain exists); a wildcard rule ("*" prefix) matches
  * names that end with domain (which may start with a dot: "*.d" = subdomains of
  * d); any other rule matches domain and its subdomains, whole labels only.
  */
@@ -131,6 +133,8 @@ struct dnsconf_domain {
 	struct dnsconf_addr	 start, end;	/* RANGE, inclusive, same family */
 	int			 prefixlen;	/* RANGE given as net/len, else -1 */
 	bool			 local;		/* ",local" was given (and acted on) */
+	unsigned		 seq;		/* rules with a smaller seq came before it;
+						 * local: the seq of the rules it added */
 	char			*interface;	/* INTERFACE; NULL when the name was empty */
 	struct dnsconf_origin	 origin;
 };
@@ -322,7 +326,8 @@ struct dnsconf_params {
  * dnsmasq's short options (-C FILE, -p53, -dq, ...), and "--" to end options.
  * On success stores a new configuration in *confp and returns 0; otherwise logs
  * the first error (file:line or "command line", option, value, reason) with
- * log_errorx and returns -1 (dnsmasq exits with status 1 there).
+ * log_errorx and returns -1 (dnsmasq exits there: 1 for a bad option, 3 for an
+ * unreadable file, 5 for domain=# without a search line).
  */
 int		 dnsconf_load(const struct dnsconf_params *params, int argc, char **argv,
 		    struct dnsconf **confp);
@@ -334,8 +339,9 @@ int		 dnsconf_load_buffer(const struct dnsconf_params *params, const char *name,
 void		 dnsconf_free(struct dnsconf *conf);
 
 /* Writes the effective configuration to fp in dnsmasq syntax, one option per
- * line with its origin as a comment (rev-server= and domain=...,local appear as the
- * local=/server= rules they produce). */
+ * line with its origin as a comment; it reads back to the same configuration
+ * unless quoting made a line longer than the 1024 bytes a line may have.
+ * rev-server= appears as the server= or local= rules it produced. */
 void		 dnsconf_dump(const struct dnsconf *conf, FILE *fp);
 
 /* dnsmasq's interface pattern match: equal names, or pattern "eth*" matching any

@@ -375,7 +375,8 @@ START_TEST(test_bind_modes)
 	ok("bind-dynamic\nbind-dynamic\n");
 	ck_assert_int_eq(conf->bind_dynamic, true);
 	ck_assert_int_eq(load("bind-interfaces\nbind-dynamic\n"), -1);
-	ck_assert_ptr_nonnull(strstr(log_text(), "cannot set --bind-interfaces and --bind-dynamic"));
+	ck_assert_ptr_nonnull(strstr(log_text(),
+	    "cannot set --bind-interfaces and --bind-dynamic"));
 	bad("bind-dynamic=yes\n", 1, "\"bind-dynamic\" takes no value", NULL);
 }
 END_TEST
@@ -500,6 +501,15 @@ START_TEST(test_server_forms)
 	ck_assert_uint_eq(conf->rules[11].upstream.addrlen, sizeof(*s6));
 	ck_assert_str_eq(upstream_str(&conf->rules[12].upstream), "1.1.1.1:0");
 	rule_is(13, DNSCONF_ACT_FORWARD, "", false, false);
+	/* "/#/" is every name for server= and local= too, as dnsmasq 2.90 answers. */
+	ok("server=/#/10.0.0.1\nlocal=/#/\nserver=/a/#/\n");
+	ck_assert_uint_eq(conf->nrules, 4);
+	rule_is(0, DNSCONF_ACT_FORWARD, "", false, false);
+	rule_is(1, DNSCONF_ACT_LOCAL, "", false, false);
+	rule_is(2, DNSCONF_ACT_LOCAL, "a", false, false);
+	rule_is(3, DNSCONF_ACT_LOCAL, "", false, false);
+	ok("server=/#x/10.0.0.1\n");
+	rule_is(0, DNSCONF_ACT_FORWARD, "#x", false, false);
 	for (size_t i = 1; i < conf->nrules; i++)
 		ck_assert_uint_gt(conf->rules[i].seq, conf->rules[i - 1].seq);
 	bad("server=dns.google\n", 1, "bad server address \"dns.google\"",
@@ -744,8 +754,16 @@ START_TEST(test_domain_from_resolv)
 	ck_assert_str_eq(conf->domain_suffix, "corp.example");
 	ck_assert_str_eq(conf->srvs[0].name, "_ldap._tcp.corp.example");
 	bad("domain=#\nno-resolv\n", 1, "exactly one resolv.conf", NULL);
+	/* A plain domain= given anywhere is replaced by the search domain. */
+	ok("domain=plain\ndomain=#\n");
+	ck_assert_str_eq(conf->domain_suffix, "corp.example");
 	put_file("resolv.conf", "nameserver 10.0.0.1\n", path, sizeof(path));
 	bad("domain=#\n", 1, "no search directive", NULL);
+	/* ... and kept when there is no search line. */
+	ok("domain=#\ndomain=plain\n");
+	ck_assert_str_eq(conf->domain_suffix, "plain");
+	bad("domain=#\ndomain=x,10.0.0.0/8\n", 1, "no search directive", NULL);
+	bad("domain=#\nresolv-file=/nonexistent/resolv.conf\n", 1, "cannot read", NULL);
 }
 END_TEST
 
@@ -1071,7 +1089,8 @@ START_TEST(test_cmdline_errors)
 	ck_assert_ptr_nonnull(strstr(log_text(),
 	    "command line: unknown option \"--adress\"; did you mean \"--address\"?"));
 	ck_assert_int_eq(load_argv(2, a2, NULL, NULL), -1);
-	ck_assert_ptr_nonnull(strstr(log_text(), "\"--serv\" is ambiguous (--server, --servers-file)"));
+	ck_assert_ptr_nonnull(strstr(log_text(),
+	    "\"--serv\" is ambiguous (--server, --servers-file)"));
 	ck_assert_int_eq(load_argv(2, a3, NULL, NULL), -1);
 	ck_assert_ptr_nonnull(strstr(log_text(), "\"--port\" needs a value"));
 	/* An optional value must be attached; dnsmasq calls the rest junk. */
@@ -1164,6 +1183,20 @@ START_TEST(test_precedence)
 		ck_assert_int_eq(load_argv(5, av, NULL, NULL), -1);
 		ck_assert_ptr_nonnull(strstr(log_text(), "a.conf:1: option \"port\" given twice"));
 		ck_assert_ptr_nonnull(strstr(log_text(), "b.conf:1"));
+	}
+	/* A file read during the command line keeps its mark: later command-line values
+	 * may repeat, a later file may not. */
+	{
+		char *av[] = { "serve", "-C", c, "-C", a, "-p", "5", "-p", "6", NULL };
+
+		ck_assert_int_eq(load_argv(9, av, NULL, NULL), 0);
+		ck_assert_uint_eq(conf->port, 6);
+	}
+	{
+		char *av[] = { "serve", "-C", b, "-C", a, "-p", "5", NULL };
+
+		ck_assert_int_eq(load_argv(7, av, NULL, NULL), -1);
+		ck_assert_ptr_nonnull(strstr(log_text(), "b.conf:1: option \"port\" given twice"));
 	}
 	/* The same file twice is read once. */
 	{
@@ -1272,10 +1305,12 @@ END_TEST
 START_TEST(test_free_null)
 {
 	dnsconf_free(NULL);
-	ok("server=1.1.1.1\n");
+	ok("server=1.1.1.1\ncname=a,b\ntxt-record=t,x\nhost-record=h,1.2.3.4\n");
+	ck_assert_uint_eq(conf->nrules, 1);
+	ck_assert_uint_eq(conf->ncnames + conf->ntxts + conf->nhost_records, 3);
+	/* Freed with everything it holds; LeakSanitizer checks the rest. */
 	dnsconf_free(conf);
 	conf = NULL;
-	ck_assert_ptr_null(conf);
 }
 END_TEST
 
@@ -1325,6 +1360,8 @@ static const struct {
 	{ "rev-server=1.2.3.0/24,\n", 0 },
 	{ "domain=lan,192.168.0.0/24,local\ndomain=x,10.0.0.1,10.0.0.9,junk\n", 1 },
 	{ "domain=x,192.168.0.0/24,lokal\n", 0 },
+	{ "domain=#\nresolv-file=/nonexistent/resolv.conf\n", 0 },
+	{ "domain=#\nno-resolv\n", 0 },
 	{ "host-record=a,b,1.2.3.4,::1,300\nhost-record=,\n", 1 },
 	{ "host-record=a\n", 0 },
 	{ "cname=a,b,c,10\ncname=x,10\n", 1 },
