@@ -59,7 +59,7 @@ struct dnscache {
 	struct dnscache_options	 opts;
 	uint8_t			 key[16];	/* SipHash key, random per cache */
 	struct bucket		*buckets;
-	size_t			 mask;		/* buckets - 1, a power of two minus one */
+	size_t			 mask;		/* the number of buckets (a power of two) - 1 */
 	struct lru_list		 lru;		/* least recently used first */
 	uint32_t		 records;
 	uint32_t		 entries;
@@ -184,14 +184,18 @@ stored_ttl(const struct dnscache *c, uint32_t ttl)
 static uint32_t
 ttl_left(const struct entry *e, int64_t now, uint32_t max_ttl)
 {
-	int64_t left = e->expires - now;
-	uint32_t ttl = left > (int64_t)e->ttl ? e->ttl : (uint32_t)left;
+	uint32_t ttl = e->ttl;
+
+	/* Written so that no subtraction can overflow, whatever the caller's clock does. */
+	if (now > e->expires - (int64_t)e->ttl)
+		ttl = (uint32_t)(e->expires - now);
 
 	if (max_ttl != 0 && ttl > max_ttl)
 		ttl = max_ttl;
 	return ttl;
 }
 
+/* The bucket hash of a lower-cased name and a type. */
 static uint64_t
 key_hash(const struct dnscache *c, const struct dns_name *name, uint16_t type)
 {
@@ -243,6 +247,7 @@ entry_lookup(struct dnscache *c, const struct dns_name *name, uint16_t type, int
 	return e;
 }
 
+/* Removes the entry for the lower-cased name and type, if any. */
 static void
 key_remove(struct dnscache *c, const struct dns_name *name, uint16_t type)
 {
@@ -321,7 +326,8 @@ items_add(struct items *it, const uint8_t *data, size_t len, bool dedup)
 {
 	if (dedup) {
 		for (size_t off = 0; off < it->len; off += 2 + (size_t)get16(it->buf + off))
-			if (get16(it->buf + off) == len && memcmp(it->buf + off + 2, data, len) == 0)
+			if (get16(it->buf + off) == len &&
+			    memcmp(it->buf + off + 2, data, len) == 0)
 				return;
 	}
 	if (it->cap - it->len < len + 2) {
@@ -516,7 +522,7 @@ dnscache_store(struct dnscache *c, const struct dns_msg *msg, const uint8_t *buf
 	unsigned int rcode;
 	uint32_t ttl = 0;
 	size_t nlinks = 0;
-	bool final = true, positive;
+	bool final = true, malformed = false, positive;
 	int ret = -1, found;
 	uint16_t qtype;
 
@@ -527,7 +533,7 @@ dnscache_store(struct dnscache *c, const struct dns_msg *msg, const uint8_t *buf
 	rcode = dns_msg_rcode(msg);
 	if (c->opts.size == 0 || !msg->has_question || msg->count[DNS_SEC_QUESTION] != 1 ||
 	    msg->q.qclass != DNS_C_IN || !dnscache_type_cacheable(qtype) ||
-	    (msg->flags & (DNS_F_QR | DNS_F_TC)) != DNS_F_QR ||
+	    (msg->flags & (DNS_F_QR | DNS_F_TC | DNS_F_CD)) != DNS_F_QR ||
 	    DNS_OPCODE(msg->flags) != DNS_OP_QUERY ||
 	    (rcode != DNS_R_NOERROR && rcode != DNS_R_NXDOMAIN))
 		goto done;
@@ -536,8 +542,10 @@ dnscache_store(struct dnscache *c, const struct dns_msg *msg, const uint8_t *buf
 	cur = msg->q.name;
 	dns_name_lower(&cur);
 	while (qtype != DNS_T_CNAME && (found = find_cname(msg, buf, len, &cur, &link)) != 0) {
-		if (found < 0)
-			goto malformed;
+		if (found < 0) {
+			malformed = true;
+			goto done;
+		}
 		if (nlinks == DNSCACHE_CHAIN_MAX) {
 			/* Too long (or a loop): the CNAMEs so far only. */
 			final = false;
@@ -552,8 +560,10 @@ dnscache_store(struct dnscache *c, const struct dns_msg *msg, const uint8_t *buf
 			break;
 		}
 	}
-	if (final && collect_rrset(msg, buf, len, &cur, qtype, c->opts.size, &rrset, &ttl) < 0)
-		goto malformed;
+	if (final && collect_rrset(msg, buf, len, &cur, qtype, c->opts.size, &rrset, &ttl) < 0) {
+		malformed = true;
+		goto done;
+	}
 
 	for (size_t i = 0; i < nlinks; i++) {
 		one.len = one.n = 0;
@@ -574,11 +584,11 @@ dnscache_store(struct dnscache *c, const struct dns_msg *msg, const uint8_t *buf
 		else
 			ret += (int)insert(c, &cur, qtype, KIND_NODATA, ttl, &soa, now);
 	}
-	goto done;
-malformed:
-	log_debug("dnscache_store: a record of the answer chain is malformed");
-	ret = -1;
 done:
+	if (malformed) {
+		log_debug("dnscache_store: a record of the answer chain is malformed");
+		ret = -1;
+	}
 	free(rrset.buf);
 	free(soa.buf);
 	free(one.buf);
@@ -647,48 +657,58 @@ write_answer(struct dns_builder *b, const struct dns_name *qname, struct entry *
 	return write_soa(b, e, ttl_left(e, now, max_ttl));
 }
 
+/* Finds what the cache holds for qname and qtype at now: the CNAMEs from qname (into chain,
+ * *n of them) and the final name's entry for qtype or its NXDOMAIN; NULL for a miss. */
+static struct entry *
+resolve(struct dnscache *c, const struct dns_name *qname, uint16_t qtype, int64_t now,
+    struct entry **chain, size_t *n)
+{
+	struct dns_name cur = *qname;
+	struct entry *e;
+
+	*n = 0;
+	dns_name_lower(&cur);
+	while (qtype != DNS_T_CNAME && (e = entry_lookup(c, &cur, DNS_T_CNAME, now)) != NULL &&
+	    e->kind == KIND_POSITIVE) {
+		/* A chain longer than dnsmasq follows is not answered from the cache. */
+		if (*n == DNSCACHE_CHAIN_MAX)
+			return NULL;
+		chain[(*n)++] = e;
+		cur.len = (uint8_t)get16(e->data);
+		memcpy(cur.wire, e->data + 2, cur.len);
+		dns_name_lower(&cur);
+	}
+	if ((e = entry_lookup(c, &cur, qtype, now)) == NULL)
+		e = entry_lookup(c, &cur, NX_TYPE, now);
+	return e;
+}
+
 enum dnscache_status
 dnscache_answer(struct dnscache *c, const struct dns_name *qname, uint16_t qtype,
     uint16_t qclass, time_t now, uint32_t max_ttl, struct dns_builder *b,
     struct dnscache_reply *reply)
 {
-	struct entry *chain[DNSCACHE_CHAIN_MAX], *e = NULL;
+	struct entry *chain[DNSCACHE_CHAIN_MAX], *e;
 	struct dnscache_reply r = { .status = DNSCACHE_MISS };
 	struct dns_builder saved;
-	struct dns_name cur;
-	size_t n = 0;
+	size_t n;
 	int ret;
 
-	if (c == NULL)
-		goto done;
-	if (qname == NULL || b == NULL || b->buf == NULL || qname->len == 0 ||
+	if (c == NULL || qname == NULL || b == NULL || b->buf == NULL || qname->len == 0 ||
 	    c->opts.size == 0 || qclass != DNS_C_IN || !dnscache_type_cacheable(qtype))
-		goto miss;
-	cur = *qname;
-	dns_name_lower(&cur);
-	while (qtype != DNS_T_CNAME && (e = entry_lookup(c, &cur, DNS_T_CNAME, now)) != NULL &&
-	    e->kind == KIND_POSITIVE) {
-		/* A chain longer than dnsmasq follows is not answered from the cache. */
-		if (n == DNSCACHE_CHAIN_MAX)
-			goto miss;
-		chain[n++] = e;
-		cur.len = (uint8_t)get16(e->data);
-		memcpy(cur.wire, e->data + 2, cur.len);
-		dns_name_lower(&cur);
-	}
-	if ((e = entry_lookup(c, &cur, qtype, now)) == NULL &&
-	    (e = entry_lookup(c, &cur, NX_TYPE, now)) == NULL)
-		goto miss;
-
+		goto done;
+	if ((e = resolve(c, qname, qtype, now, chain, &n)) == NULL)
+		goto done;
 	saved = *b;
 	ret = write_answer(b, qname, chain, n, e, now, max_ttl);
+	if (ret != DNS_OK && ret != DNS_E_SPACE) {
+		/* The builder was not ready for answers: leave it as it was. */
+		*b = saved;
+		goto done;
+	}
 	if (ret == DNS_E_SPACE) {
 		dns_builder_truncate(b);
 		r.truncated = true;
-	} else if (ret != DNS_OK) {
-		/* The builder was not ready for answers: leave it as it was. */
-		*b = saved;
-		goto miss;
 	} else {
 		r.answers = (uint16_t)(b->count[DNS_SEC_ANSWER] - saved.count[DNS_SEC_ANSWER]);
 		r.authority = (uint16_t)(b->count[DNS_SEC_AUTHORITY] -
@@ -714,12 +734,11 @@ dnscache_answer(struct dnscache *c, const struct dns_name *qname, uint16_t qtype
 		r.status = DNSCACHE_NODATA;
 		break;
 	}
-	c->hits++;
-	goto done;
-miss:
-	c->misses++;
-	memset(&r, 0, sizeof(r));
 done:
+	if (c != NULL && r.status == DNSCACHE_MISS)
+		c->misses++;
+	else if (c != NULL)
+		c->hits++;
 	if (reply != NULL)
 		*reply = r;
 	return r.status;

@@ -15,10 +15,10 @@
 
 /* Configuration (dnsmasq's option names). Zero-initialised means: caching off (size 0). */
 struct dnscache_options {
-	uint32_t	size;		/* cache-size: records held (each RR is one, a negative
-					 * entry is one); 0 disables; clamped to DNSCACHE_MAX_SIZE */
+	uint32_t	size;		/* cache-size: records held (an RR is one, a
+					 * negative is one); 0 disables; <= DNSCACHE_MAX_SIZE */
 	bool		no_negcache;	/* no-negcache: never cache NXDOMAIN / NODATA */
-	uint32_t	neg_ttl;	/* neg-ttl: TTL of negatives without an SOA; 0: not cached */
+	uint32_t	neg_ttl;	/* neg-ttl: TTL of negatives without an SOA (0: none) */
 	uint32_t	min_cache_ttl;	/* min-cache-ttl: raises stored TTLs; capped at 3600 */
 	uint32_t	max_cache_ttl;	/* max-cache-ttl: caps stored TTLs; 0: no cap */
 };
@@ -35,7 +35,7 @@ enum dnscache_status {
 struct dnscache_reply {
 	enum dnscache_status status;
 	unsigned int	rcode;		/* DNS_R_NOERROR or DNS_R_NXDOMAIN, for the header */
-	bool		truncated;	/* did not fit: the builder was truncated (TC set, no RRs) */
+	bool		truncated;	/* did not fit: the builder was truncated (TC, no RRs) */
 	uint16_t	answers;	/* RRs written to the answer section (CNAMEs included) */
 	uint16_t	authority;	/* RRs written to the authority section (the SOA) */
 };
@@ -55,7 +55,8 @@ struct dnscache_stats {
 
 struct dnscache;
 
-/* Creates a cache; NULL only if the hash key cannot be drawn (logged). */
+/* Creates a cache (opts NULL: dnsmasq's defaults, cache-size 150); options out of range are
+ * clamped. NULL only if the hash key cannot be drawn (logged). */
 struct dnscache	*dnscache_new(const struct dnscache_options *opts);
 /* Frees the cache and everything in it; NULL is a no-op. */
 void		 dnscache_free(struct dnscache *cache);
@@ -64,14 +65,16 @@ void		 dnscache_flush(struct dnscache *cache);
 
 /*
  * Stores what can be cached of an upstream reply that matches the question asked: buf[0..len)
- * parsed by dns_parse into msg. Class IN, qtype A, AAAA, CNAME, PTR or SRV, opcode QUERY,
- * TC clear and rcode NOERROR or NXDOMAIN only; otherwise nothing is stored. From the question
- * name it follows the answer section's CNAMEs (at most DNSCACHE_CHAIN_MAX, owner = the current
- * name), caching each, then caches the qtype RRset owned by the final name, or a negative entry
- * for it (NXDOMAIN: every qtype of the name; NOERROR: that qtype) whose TTL comes from the
- * authority section's SOA (RFC 2308 section 5) or neg-ttl. Nothing else from the message is
- * kept. Returns the number of records stored (0 when nothing was cacheable) or -1 if msg was
- * not walked by dns_parse or a record on the chain is malformed (nothing is stored then).
+ * parsed by dns_parse into msg. Only class IN; qtype A, AAAA, CNAME, PTR or SRV; opcode QUERY;
+ * TC clear; CD clear (dnsmasq does not cache checking-disabled answers, and a reply echoes the
+ * query's CD); rcode NOERROR or NXDOMAIN. From the question name it follows the answer
+ * section's CNAMEs (at most DNSCACHE_CHAIN_MAX; owner = the current name), caching each, then
+ * caches the qtype RRset owned by the final name, or a negative entry for it (NXDOMAIN: every
+ * qtype of the name; NOERROR: that qtype) whose TTL comes from the first authority SOA owned
+ * by the final name or an ancestor (RFC 2308 section 5), else from neg-ttl. Nothing else from
+ * the message is kept. Returns the number of records stored (0 when nothing was cacheable) or
+ * -1 if msg was not walked by dns_parse or a record on the chain is malformed (nothing is
+ * stored then).
  */
 int		 dnscache_store(struct dnscache *cache, const struct dns_msg *msg,
 		    const uint8_t *buf, size_t len, time_t now);
@@ -82,8 +85,9 @@ int		 dnscache_store(struct dnscache *cache, const struct dns_msg *msg,
  * (rotated by one on every answer) in the answer section, or for a negative entry its SOA in
  * the authority section. TTLs are the seconds left, capped at max_ttl when it is nonzero. ANY,
  * classes other than IN and types that are not cached are always misses. On a miss nothing is
- * written. The caller sets the header (rcode from reply, AA clear) and adds the OPT RR.
- * Returns reply->status; reply may be NULL.
+ * written. The caller sets the header (rcode from reply, AA clear) and adds the OPT RR; as
+ * dnsmasq, it does not come here for RD=0 or DO=1 queries. Returns the status also put in
+ * *reply (reply may be NULL).
  */
 enum dnscache_status dnscache_answer(struct dnscache *cache, const struct dns_name *qname,
 		    uint16_t qtype, uint16_t qclass, time_t now, uint32_t max_ttl,

@@ -1375,8 +1375,6 @@ resolver_forwarded_reply(struct resolver *r, const uint8_t *qbuf, size_t qlen, b
 			continue;
 		if (rr.ttl >= 0x80000000u)	/* RFC 2181 section 8 */
 			rr.ttl = 0;
-		if (c->max_ttl != 0 && rr.ttl > c->max_ttl)
-			rr.ttl = c->max_ttl;
 		if (dns_build_rr_copy(&b, rr.section, up, uplen, &rr) != 0)
 			break;
 	}
@@ -1395,9 +1393,17 @@ resolver_forwarded_reply(struct resolver *r, const uint8_t *qbuf, size_t qlen, b
 		    0, q.edns_flags & DNS_EDNS_DO, NULL, 0);
 	dns_set_flags(full, b.len, flags, 0xffff);
 	n = dns_builder_finish(&b);
-	if (cache_ok && r->cache != NULL && !(flags & DNS_F_TC) &&
-	    dns_parse(full, n, &fm) == 0)
-		dnscache_store(r->cache, &fm, full, n, now);
+	/* The cache keeps the real TTLs; max-ttl caps what the client is told (dnsmasq). */
+	if (dns_parse(full, n, &fm) == 0) {
+		if (cache_ok && r->cache != NULL && !(flags & DNS_F_TC))
+			dnscache_store(r->cache, &fm, full, n, now);
+		if (c->max_ttl != 0) {
+			pos = fm.sec_off[DNS_SEC_ANSWER];
+			while (dns_rr_next(&fm, full, n, &pos, &rr) == 1)
+				if (rr.type != DNS_T_OPT && rr.ttl > c->max_ttl)
+					dns_rr_set_ttl(full, n, &rr, c->max_ttl);
+		}
+	}
 	if (n <= q.limit && n <= outcap) {
 		memcpy(out, full, n);
 		return n;

@@ -10,7 +10,7 @@ rank() {
 	case "$1" in
 	log|util) echo 0 ;;
 	ev|conf|tls|ifaddr) echo 1 ;;
-	dns|dnsconf) echo 2 ;;
+	dns|dnsconf|mux) echo 2 ;;
 	dnscache) echo 3 ;;
 	resolver) echo 4 ;;
 	dnsfwd) echo 5 ;;

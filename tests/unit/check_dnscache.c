@@ -17,8 +17,6 @@
 #include "common/util.h"
 #include "suites.h"
 
-Suite *dnscache_suite(void);
-
 #define GOT_MAX	16	/* RRs per section formatted by ask() */
 
 /* An upstream reply being built. */
@@ -158,9 +156,10 @@ up_soa(struct up *u, const char *zone, uint32_t ttl, uint32_t minimum)
 {
 	char text[300];
 
-	snprintf(text, sizeof(text), "ns.%s hostmaster.%s 2024010101 7200 900 1209600 %u",
+	ck_assert(util_snprintf(text, sizeof(text),
+	    "ns.%s hostmaster.%s 2024010101 7200 900 1209600 %u",
 	    strcmp(zone, ".") == 0 ? "root" : zone, strcmp(zone, ".") == 0 ? "root" : zone,
-	    minimum);
+	    minimum));
 	up_rr(u, DNS_SEC_AUTHORITY, zone, DNS_T_SOA, ttl, text);
 }
 
@@ -216,16 +215,17 @@ fmt_rdata(uint16_t type, const uint8_t *rd, size_t n, char *out, size_t outlen)
 		nm.len = (uint8_t)(n - 6);
 		memcpy(nm.wire, rd + 6, n - 6);
 		ck_assert_int_ge(dns_name_to_text(&nm, a, sizeof(a)), 0);
-		snprintf(out, outlen, "%u %u %u %s", get16(rd), get16(rd + 2), get16(rd + 4), a);
+		ck_assert(util_snprintf(out, outlen, "%u %u %u %s", get16(rd), get16(rd + 2),
+		    get16(rd + 4), a));
 		return;
 	case DNS_T_SOA:
 		ck_assert_int_eq(dns_soa_read(rd, n, 0, n, &soa), 0);
 		ck_assert_int_ge(dns_name_to_text(&soa.mname, a, sizeof(a)), 0);
 		ck_assert_int_ge(dns_name_to_text(&soa.rname, b, sizeof(b)), 0);
-		snprintf(out, outlen, "%s %s %u", a, b, soa.minimum);
+		ck_assert(util_snprintf(out, outlen, "%s %s %u", a, b, soa.minimum));
 		return;
 	default:
-		snprintf(out, outlen, "(%zu bytes)", n);
+		ck_assert(util_snprintf(out, outlen, "(%zu bytes)", n));
 	}
 }
 
@@ -375,6 +375,12 @@ START_TEST(test_cname_chain)
 	ck_assert_int_eq(g.n[DNS_SEC_ANSWER], 1);
 	ck_assert_str_eq(g.rr[DNS_SEC_ANSWER][0], "www.a.test CNAME B.test");
 
+	/* A builder too small for the first CNAME: still a hit, truncated. */
+	ck_assert_int_eq(ask_sized(c, "www.a.test", DNS_T_A, 10, 0, 40, &g), DNSCACHE_POSITIVE);
+	ck_assert(g.r.truncated);
+	ck_assert(g.flags & DNS_F_TC);
+	ck_assert_int_eq(g.n[DNS_SEC_ANSWER], 0);
+
 	/* The target has no cached AAAA: a miss, though the CNAMEs are cached. */
 	ck_assert_int_eq(ask(c, "www.a.test", DNS_T_AAAA, 10, &g), DNSCACHE_MISS);
 
@@ -421,11 +427,11 @@ store_chain(struct dnscache *c, int n, time_t now)
 
 	up_begin(&u, "n0.chain.test", DNS_T_A, 0);
 	for (int i = 0; i < n; i++) {
-		snprintf(owner, sizeof(owner), "n%d.chain.test", i);
-		snprintf(target, sizeof(target), "n%d.chain.test", i + 1);
+		ck_assert(util_snprintf(owner, sizeof(owner), "n%d.chain.test", i));
+		ck_assert(util_snprintf(target, sizeof(target), "n%d.chain.test", i + 1));
 		up_rr(&u, DNS_SEC_ANSWER, owner, DNS_T_CNAME, 100, target);
 	}
-	snprintf(owner, sizeof(owner), "n%d.chain.test", n);
+	ck_assert(util_snprintf(owner, sizeof(owner), "n%d.chain.test", n));
 	up_rr(&u, DNS_SEC_ANSWER, owner, DNS_T_A, 100, "192.0.2.99");
 	return up_store(c, &u, now);
 }
@@ -816,8 +822,15 @@ END_TEST
 
 START_TEST(test_negative_without_soa)
 {
+	/* NXDOMAIN for x.test with an SOA for test whose RDATA has 2 of its 20 fixed bytes. */
+	static const uint8_t badsoa[] = {
+		0x12, 0x34, 0x81, 0x83, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00,
+		1, 'x', 4, 't', 'e', 's', 't', 0, 0x00, 0x01, 0x00, 0x01,
+		0xc0, 0x0e, 0x00, 0x06, 0x00, 0x01, 0x00, 0x00, 0x01, 0x2c, 0x00, 0x04, 0, 0, 0, 1,
+	};
 	struct dnscache_options o = { .size = 150 };
 	struct dnscache *c = dnscache_new(&o);
+	struct dns_msg msg;
 	struct got g;
 	struct up u;
 
@@ -848,6 +861,12 @@ START_TEST(test_negative_without_soa)
 	ck_assert_int_eq(ask(c, "nodata.test", DNS_T_A, 29, &g), DNSCACHE_MISS);
 	ck_assert_int_eq(ask(c, "nosoa.test", DNS_T_A, 30, &g), DNSCACHE_MISS);
 	ck_assert_int_eq(ask(c, "nodata.test", DNS_T_AAAA, 30, &g), DNSCACHE_MISS);
+	/* A malformed SOA (its RDATA stops 10 bytes short) counts as none. */
+	ck_assert_int_eq(dns_parse(badsoa, sizeof(badsoa), &msg), 0);
+	ck_assert_int_eq(dnscache_store(c, &msg, badsoa, sizeof(badsoa), 0), 1);
+	ck_assert_int_eq(ask(c, "x.test", DNS_T_A, 0, &g), DNSCACHE_NXDOMAIN);
+	ck_assert_int_eq(g.n[DNS_SEC_AUTHORITY], 0);
+	ck_assert_uint_eq(g.r.authority, 0);
 	/* An SOA still wins over neg-ttl. */
 	up_begin(&u, "soa.test", DNS_T_A, DNS_R_NXDOMAIN);
 	up_soa(&u, "test", 500, 500);
@@ -946,6 +965,10 @@ START_TEST(test_rejected_replies)
 	up_begin(&u, "tc.test", DNS_T_A, DNS_F_TC | DNS_R_NXDOMAIN);
 	up_soa(&u, "test", 300, 300);
 	ck_assert_int_eq(up_store(c, &u, 0), 0);
+	/* Checking disabled (the reply echoes the query's CD): dnsmasq does not cache it. */
+	up_begin(&u, "cd.test", DNS_T_A, DNS_F_CD);
+	up_rr(&u, DNS_SEC_ANSWER, "cd.test", DNS_T_A, 300, "192.0.2.1");
+	ck_assert_int_eq(up_store(c, &u, 0), 0);
 	/* Other rcodes. */
 	up_begin(&u, "fail.test", DNS_T_A, DNS_R_SERVFAIL);
 	up_soa(&u, "test", 300, 300);
@@ -974,7 +997,12 @@ START_TEST(test_rejected_replies)
 	ck_assert_int_eq(up_store(c, &u, 0), 0);
 	ck_assert_int_eq(stats(c).records, 0);
 	ck_assert_int_eq(ask(c, "tc.test", DNS_T_A, 0, &g), DNSCACHE_MISS);
+	ck_assert_int_eq(ask(c, "cd.test", DNS_T_A, 0, &g), DNSCACHE_MISS);
 	ck_assert_int_eq(ask(c, "fail.test", DNS_T_A, 0, &g), DNSCACHE_MISS);
+	/* The same reply without the flags is cached: the test above is not vacuous. */
+	up_begin(&u, "tc.test", DNS_T_A, 0);
+	up_rr(&u, DNS_SEC_ANSWER, "tc.test", DNS_T_A, 300, "192.0.2.1");
+	ck_assert_int_eq(up_store(c, &u, 0), 1);
 
 	/* A message that dns_parse did not walk is an error. */
 	up_begin(&u, "x.test", DNS_T_A, 0);
@@ -1042,7 +1070,7 @@ START_TEST(test_round_robin)
 		ck_assert_int_eq(ask(c, "rr.test", DNS_T_A, i, &g), DNSCACHE_POSITIVE);
 		ck_assert_int_eq(g.n[DNS_SEC_ANSWER], 3);
 		for (int j = 0; j < 3; j++) {
-			snprintf(line, sizeof(line), "rr.test A %s", want[i][j]);
+			ck_assert(util_snprintf(line, sizeof(line), "rr.test A %s", want[i][j]));
 			ck_assert_str_eq(g.rr[DNS_SEC_ANSWER][j], line);
 		}
 	}
@@ -1133,7 +1161,7 @@ START_TEST(test_lru_eviction)
 	for (int i = 0; i < 4; i++) {
 		char addr[32];
 
-		snprintf(addr, sizeof(addr), "192.0.2.%d", 10 + i);
+		ck_assert(util_snprintf(addr, sizeof(addr), "192.0.2.%d", 10 + i));
 		up_rr(&u, DNS_SEC_ANSWER, "big.test", DNS_T_A, 300, addr);
 	}
 	ck_assert_int_eq(up_store(c, &u, 4), 0);
@@ -1185,24 +1213,28 @@ START_TEST(test_bound_random)
 		int ret;
 
 		now += rnd(&seed) % 3;
-		snprintf(qn, sizeof(qn), "h%u.test", rnd(&seed) % 300);
+		ck_assert(util_snprintf(qn, sizeof(qn), "h%u.test", rnd(&seed) % 300));
 		up_begin(&u, qn, qtype, kind == 0 ? DNS_R_NXDOMAIN : 0);
 		if (kind == 1) {
-			snprintf(target, sizeof(target), "h%u.test", rnd(&seed) % 300);
+			ck_assert(util_snprintf(target, sizeof(target), "h%u.test",
+			    rnd(&seed) % 300));
 			up_rr(&u, DNS_SEC_ANSWER, qn, DNS_T_CNAME, ttl, target);
-			snprintf(qn, sizeof(qn), "%s", target);
+			ck_assert(util_snprintf(qn, sizeof(qn), "%s", target));
 		}
 		if (kind <= 2) {
 			up_soa(&u, "test", ttl, 300);
 		} else {
-			for (uint32_t j = 0; j < n; j++) {
-				uint16_t t = qtype == DNS_T_CNAME ? DNS_T_A : qtype;
+			uint16_t t = qtype == DNS_T_CNAME ? DNS_T_A : qtype;
 
+			for (uint32_t j = 0; j < n; j++) {
 				if (t == DNS_T_AAAA)
-					snprintf(addr, sizeof(addr), "2001:db8::%x", j + 1);
+					ck_assert(util_snprintf(addr, sizeof(addr),
+					    "2001:db8::%x", j + 1));
 				else
-					snprintf(addr, sizeof(addr), "10.0.%u.%u", (unsigned int)i % 256, j);
-				up_rr(&u, DNS_SEC_ANSWER, qn, t, ttl + j, t == DNS_T_TXT ? "t" : addr);
+					ck_assert(util_snprintf(addr, sizeof(addr), "10.0.%u.%u",
+					    (unsigned int)i % 256, j));
+				up_rr(&u, DNS_SEC_ANSWER, qn, t, ttl + j,
+				    t == DNS_T_TXT ? "t" : addr);
 			}
 		}
 		ret = up_store(c, &u, now);
@@ -1211,7 +1243,7 @@ START_TEST(test_bound_random)
 		st = stats(c);
 		ck_assert_uint_le(st.records, 50);
 		ck_assert_uint_le(st.entries, st.records);
-		snprintf(qn, sizeof(qn), "h%u.test", rnd(&seed) % 300);
+		ck_assert(util_snprintf(qn, sizeof(qn), "h%u.test", rnd(&seed) % 300));
 		ask(c, qn, types[rnd(&seed) % nitems(types)], now, &g);
 		st = stats(c);
 		ck_assert_uint_le(st.records, 50);
@@ -1318,7 +1350,7 @@ START_TEST(test_truncated_answer)
 
 	up_begin(&u, "many.test", DNS_T_A, 0);
 	for (int i = 0; i < 40; i++) {
-		snprintf(addr, sizeof(addr), "10.1.0.%d", i);
+		ck_assert(util_snprintf(addr, sizeof(addr), "10.1.0.%d", i));
 		up_rr(&u, DNS_SEC_ANSWER, "many.test", DNS_T_A, 300, addr);
 	}
 	ck_assert_int_eq(up_store(c, &u, 0), 40);
@@ -1332,6 +1364,22 @@ START_TEST(test_truncated_answer)
 	ck_assert(!g.r.truncated);
 	ck_assert(!(g.flags & DNS_F_TC));
 	ck_assert_int_eq(g.n[DNS_SEC_ANSWER], 40);
+
+	/* 120 AAAA records (2 KB of RDATA) are kept whole and all come back over TCP. */
+	up_begin(&u, "many6.test", DNS_T_AAAA, 0);
+	for (int i = 0; i < 120; i++) {
+		ck_assert(util_snprintf(addr, sizeof(addr), "2001:db8::%x", i + 1));
+		up_rr(&u, DNS_SEC_ANSWER, "many6.test", DNS_T_AAAA, 300, addr);
+	}
+	ck_assert_int_eq(up_store(c, &u, 0), 120);
+	ck_assert_int_eq(ask_sized(c, "many6.test", DNS_T_AAAA, 0, 0, 8192, &g),
+	    DNSCACHE_POSITIVE);
+	ck_assert(!g.r.truncated);
+	ck_assert_int_eq(g.n[DNS_SEC_ANSWER], 120);
+	ck_assert_str_eq(g.rr[DNS_SEC_ANSWER][0], "many6.test AAAA 2001:db8::1");
+	ck_assert_int_eq(ask_sized(c, "many6.test", DNS_T_AAAA, 0, 0, 8192, &g),
+	    DNSCACHE_POSITIVE);
+	ck_assert_str_eq(g.rr[DNS_SEC_ANSWER][0], "many6.test AAAA 2001:db8::2");
 	dnscache_free(c);
 }
 END_TEST
