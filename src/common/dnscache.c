@@ -1,6 +1,8 @@
 /* dnscache: the resolver's cache of upstream answers, as dnsmasq 2.90 keeps it (RFC 2181, 2308). */
 #include "config.h"
 
+#include <sys/random.h>
+
 #include <sys/queue.h>
 
 #include <stdbool.h>
@@ -48,7 +50,7 @@ struct entry {
 	uint16_t		 nitems;
 	uint16_t		 next;		/* round robin: the RR answered first */
 	size_t			 datalen;
-	struct dns_name		 name;		/* lower-cased */
+	uint8_t			 namelen;	/* the lower-cased name follows the data */
 	uint8_t			 data[];
 };
 
@@ -58,6 +60,9 @@ TAILQ_HEAD(lru_list, entry);
 struct dnscache {
 	struct dnscache_options	 opts;
 	uint8_t			 key[16];	/* SipHash key, random per cache */
+	uint8_t			 last_name[DNS_MAXNAME];	/* key_hash's memo */
+	uint8_t			 last_len;
+	uint64_t		 last_hash;
 	struct bucket		*buckets;
 	size_t			 mask;		/* the number of buckets (a power of two) - 1 */
 	struct lru_list		 lru;		/* least recently used first */
@@ -195,16 +200,24 @@ ttl_left(const struct entry *e, int64_t now, uint32_t max_ttl)
 	return ttl;
 }
 
-/* The bucket hash of a lower-cased name and a type. */
+/* The bucket hash of a lower-cased name and a type: the keyed hash of the name (remembered
+ * for the last name, as one query looks up several types of it) with the type mixed in by a
+ * bijection, so it stays as unpredictable as the name's hash. */
 static uint64_t
 key_hash(const struct dnscache *c, const struct dns_name *name, uint16_t type)
 {
-	uint8_t in[DNS_MAXNAME + 2];
+	struct dnscache *mc = (struct dnscache *)c;
+	uint64_t h;
 
-	memcpy(in, name->wire, name->len);
-	in[name->len] = (uint8_t)(type >> 8);
-	in[name->len + 1] = (uint8_t)type;
-	return siphash24(c->key, in, (size_t)name->len + 2);
+	if (mc->last_len != name->len || memcmp(mc->last_name, name->wire, name->len) != 0) {
+		mc->last_hash = siphash24(c->key, name->wire, name->len);
+		memcpy(mc->last_name, name->wire, name->len);
+		mc->last_len = name->len;
+	}
+	h = mc->last_hash ^ ((uint64_t)type * 0x9e3779b97f4a7c15ULL);
+	h ^= h >> 31;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	return h ^ (h >> 29);
 }
 
 /* Unlinks and frees e. */
@@ -226,8 +239,8 @@ entry_find(const struct dnscache *c, const struct dns_name *name, uint16_t type)
 	struct entry *e;
 
 	LIST_FOREACH(e, &c->buckets[h & c->mask], hlink)
-		if (e->hash == h && e->type == type && e->name.len == name->len &&
-		    memcmp(e->name.wire, name->wire, name->len) == 0)
+		if (e->hash == h && e->type == type && e->namelen == name->len &&
+		    memcmp(e->data + e->datalen, name->wire, name->len) == 0)
 			return e;
 	return NULL;
 }
@@ -298,7 +311,7 @@ insert(struct dnscache *c, const struct dns_name *name, uint16_t type, enum entr
 	ttl = stored_ttl(c, ttl);
 	remove_conflicts(c, name, type, kind);
 	make_room(c, records, now);
-	e = xmalloc(offsetof(struct entry, data) + it->len);
+	e = xmalloc(offsetof(struct entry, data) + it->len + name->len);
 	memset(e, 0, offsetof(struct entry, data));
 	e->hash = key_hash(c, name, type);
 	e->expires = now > INT64_MAX - ttl ? INT64_MAX : now + ttl;
@@ -308,9 +321,10 @@ insert(struct dnscache *c, const struct dns_name *name, uint16_t type, enum entr
 	e->type = type;
 	e->nitems = it->n;
 	e->datalen = it->len;
-	e->name = *name;
+	e->namelen = name->len;
 	if (it->len > 0)
 		memcpy(e->data, it->buf, it->len);
+	memcpy(e->data + it->len, name->wire, name->len);
 	LIST_INSERT_HEAD(&c->buckets[e->hash & c->mask], e, hlink);
 	TAILQ_INSERT_TAIL(&c->lru, e, lru);
 	c->records += records;
@@ -459,7 +473,8 @@ dnscache_new(const struct dnscache_options *opts)
 		c->opts.neg_ttl = TTL_MAX;
 	if (c->opts.max_cache_ttl > TTL_MAX)
 		c->opts.max_cache_ttl = TTL_MAX;
-	if (util_random_bytes(c->key, sizeof(c->key)) == -1) {
+	/* getrandom(2), the kernel's CSPRNG: no need to start OpenSSL's DRBG (2 MB) for 16 bytes. */
+	if (getrandom(c->key, sizeof(c->key), 0) != (ssize_t)sizeof(c->key)) {
 		log_errorx("dnscache_new: cannot draw a hash key");
 		free(c);
 		return NULL;

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 #include <sys/queue.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <netinet/in.h>
@@ -546,8 +547,9 @@ unique_id(struct dnsfwd *f)
 		struct pending *p;
 		bool used = false;
 
-		if (util_random_bytes(&id, sizeof(id)) == -1)
-			fatalx("dnsfwd: no randomness for query IDs");
+		/* getrandom(2): the kernel's CSPRNG, cheaper per query than RAND_bytes. */
+		if (getrandom(&id, sizeof(id), 0) != (ssize_t)sizeof(id))
+			fatal("dnsfwd: no randomness for query IDs");
 		TAILQ_FOREACH(p, &f->pending, entry)
 			if (p->id == id) {
 				used = true;

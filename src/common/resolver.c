@@ -1275,22 +1275,13 @@ resolver_query(struct resolver *r, const uint8_t *buf, size_t len, bool tcp, tim
 		}
 	}
 
-	/* The cache: only for queries with RD set and without DO, as dnsmasq 2.90 (an empty cache
-	 * is not searched: that keeps hashing off the path of address= answers). */
-	if (r->cache != NULL && (q.flags & DNS_F_RD) && !(q.edns && (q.edns_flags & DNS_EDNS_DO)) &&
-	    cache_in_use(r->cache)) {
-		struct dnscache_reply cr;
-
-		if (dnscache_answer(r->cache, &q.qname, q.qtype, q.qclass, now, c->max_ttl, &rp.b,
-		    &cr) != DNSCACHE_MISS) {
-			rp.rcode = cr.rcode;
-			done_reply(r, &rp, res, "cached");
-			return;
-		}
-	}
-
-	/* The domain table: address=, local=, server=/d/, rev-server=. */
+	/* The domain table: address=, local=, server=/d/, rev-server=. It comes before the cache
+	 * (dnsmasq looks in its cache first) because a name address= or local= answers can only be
+	 * in the cache through an upstream's CNAME chain, and then the configuration should win;
+	 * it also keeps the cache lookup off the path of every address= answer. */
 	domain_lookup(r, q.key, q.qtype, known, &dt);
+	if ((!in || dt.kind != DT_ADDR) && dt.kind != DT_LOCAL)
+		goto cache;
 	if (in && dt.kind == DT_ADDR) {
 		const struct ruleset *s = dt.set;
 		bool a = q.qtype == DNS_T_A || q.qtype == DNS_T_ANY;
@@ -1323,6 +1314,22 @@ resolver_query(struct resolver *r, const uint8_t *buf, size_t len, bool tcp, tim
 		done_reply(r, &rp, res, "config");
 		return;
 	}
+
+cache:
+	/* The cache: only for queries with RD set and without DO, as dnsmasq 2.90 (an empty cache
+	 * is not searched). */
+	if (r->cache != NULL && (q.flags & DNS_F_RD) && !(q.edns && (q.edns_flags & DNS_EDNS_DO)) &&
+	    cache_in_use(r->cache)) {
+		struct dnscache_reply cr;
+
+		if (dnscache_answer(r->cache, &q.qname, q.qtype, q.qclass, now, c->max_ttl, &rp.b,
+		    &cr) != DNSCACHE_MISS) {
+			rp.rcode = cr.rcode;
+			done_reply(r, &rp, res, "cached");
+			return;
+		}
+	}
+
 
 	/* domain-needed: A, AAAA and ANY for names without a dot never leave the machine. */
 	dotless = q.key[0] != '\0' && strchr(q.key, '.') == NULL;

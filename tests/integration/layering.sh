@@ -9,7 +9,7 @@ src="$top_srcdir/src"
 rank() {
 	case "$1" in
 	log|util) echo 0 ;;
-	ev|conf|tls|ifaddr) echo 1 ;;
+	ev|conf|tls|ifaddr|policy|ingress|conntoken|state) echo 1 ;;
 	dns|dnsconf|mux) echo 2 ;;
 	dnscache) echo 3 ;;
 	resolver) echo 4 ;;
