@@ -131,6 +131,7 @@ struct server {
 	size_t		 nconns;
 	struct file_version resolv_version;	/* of resolv_used when it was read */
 	char		*resolv_used;
+	int		 resolv_errno;	/* the last stat failure reported */
 	time_t		 refused_logged;
 	bool		 stopping;
 	int		 exit_status;
@@ -944,6 +945,15 @@ resolv_poll(void *arg)
 
 	for (size_t i = 0; i < c->nresolv_files; i++) {
 		struct stat st;
+
+		if (stat(c->resolv_files[i], &st) == -1 && errno != ENOENT) {
+			/* Logged once per kind of failure, as dnsmasq warns "failed to access". */
+			if (srv->resolv_errno != errno) {
+				srv->resolv_errno = errno;
+				log_warn("failed to access %s", c->resolv_files[i]);
+			}
+			continue;
+		}
 		if (stat(c->resolv_files[i], &st) == 0 && (newest == NULL ||
 		    st.st_mtim.tv_sec > v.mtime.tv_sec || (st.st_mtim.tv_sec == v.mtime.tv_sec &&
 		    st.st_mtim.tv_nsec > v.mtime.tv_nsec))) {

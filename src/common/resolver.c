@@ -1108,7 +1108,7 @@ limit_for(const struct resolver *r, const struct query *q)
 /*
  * Reads a query as dnsmasq 2.90 does: the header, one question, the RRs the counts announce
  * (any unreadable one drops the query) with the first OPT of the additional section taken as
- * EDNS (an OPT whose RDATA runs past the end is ignored, not fatal), and nothing after them.
+ * EDNS (an OPT whose RDATA runs past the end is ignored, not fatal); trailing bytes ignored.
  * Returns 0, -1 to drop silently, or the rcode to answer with (NOTIMP, REFUSED).
  */
 static int
@@ -1168,8 +1168,8 @@ parse_query(const struct resolver *r, const uint8_t *buf, size_t len, bool tcp, 
 		}
 		pos += 10u + rdlen;
 	}
-	if (pos != len)
-		return -1;
+	/* Bytes after the last record are ignored, as dnsmasq 2.90 does (RFC 1035 does not
+	 * forbid them). */
 	q->limit = limit_for(r, q);
 	/* dnsmasq 2.91's rules for what 2.90 forwarded blindly (doc/dns-compat.md). */
 	if (DNS_OPCODE(q->flags) != DNS_OP_QUERY)

@@ -10,7 +10,10 @@ Zone lines are dnspython RR text ("name ttl IN type rdata"), relative to the roo
 the zone get NXDOMAIN with the root SOA; names in the zone without the type get NODATA with it.
 Special names (any type): servfail.test SERVFAIL, refused.test REFUSED, notimp.test NOTIMP,
 silent.test no reply, slow.test answered after --slow seconds, tc.test always TC over UDP,
-big.test a TXT answer of about 3000 bytes.
+big.test a TXT answer of about 3000 bytes. For the forwarding tests: NAME.slow.test is slow
+like slow.test; tcfull.test A is TC with no records over UDP and forty A records (about 700
+bytes) over TCP; NAME.nosoa.test is NXDOMAIN without an SOA. --rcode RCODE answers every query
+with that rcode and nothing else (a server that refuses everything).
 """
 import argparse
 import json
@@ -89,7 +92,9 @@ class Upstream:
         r.flags |= dns.flags.RA
         label = qn.to_text().rstrip(".")
         special = label.split(".", 1)[-1] if label.count(".") > 1 else label
-        if label in ("servfail.test",) or special == "servfail.test":
+        if self.args.rcode:
+            r.set_rcode(dns.rcode.from_text(self.args.rcode))
+        elif label in ("servfail.test",) or special == "servfail.test":
             r.set_rcode(dns.rcode.SERVFAIL)
         elif label == "refused.test" or special == "refused.test":
             r.set_rcode(dns.rcode.REFUSED)
@@ -97,11 +102,19 @@ class Upstream:
             r.set_rcode(dns.rcode.NOTIMP)
         elif label == "silent.test":
             return None
-        elif label == "slow.test":
+        elif label == "slow.test" or label.endswith(".slow.test"):
             time.sleep(self.args.slow)
             r.answer.append(dns.rrset.from_text(qn, 60, "IN", "A", "192.0.2.99"))
         elif label == "tc.test" and transport == "udp":
             r.flags |= dns.flags.TC
+        elif label == "tcfull.test" and qt == dns.rdatatype.A:
+            if transport == "udp":
+                r.flags |= dns.flags.TC
+            else:
+                r.answer.append(dns.rrset.from_text_list(
+                    qn, 300, "IN", "A", ["192.0.2.%d" % i for i in range(1, 41)]))
+        elif label.endswith(".nosoa.test"):
+            r.set_rcode(dns.rcode.NXDOMAIN)
         elif label == "big.test":
             strings = " ".join('"' + ("%03d" % i) * 60 + '"' for i in range(16))
             r.answer.append(dns.rrset.from_text(qn, 300, "IN", "TXT", strings))
@@ -182,6 +195,7 @@ def main():
     ap.add_argument("--log")
     ap.add_argument("--portfile")
     ap.add_argument("--slow", type=float, default=2.0)
+    ap.add_argument("--rcode", help="answer every query with this rcode (e.g. REFUSED)")
     args = ap.parse_args()
     up = Upstream(args)
     fam = socket.AF_INET6 if ":" in args.addr else socket.AF_INET

@@ -319,14 +319,15 @@ START_TEST(test_malformed)
 	resolver_query(res, q, qlen, false, 1000, out, sizeof(out), &r);
 	ck_assert_int_eq(r.action, RESOLVER_DROP);
 	q[2] &= 0x7f;
-	/* Trailing bytes and short packets: dropped. */
+	/* Short packets: dropped. */
 	resolver_query(res, q, qlen - 1, false, 1000, out, sizeof(out), &r);
 	ck_assert_int_eq(r.action, RESOLVER_DROP);
 	resolver_query(res, q, 11, false, 1000, out, sizeof(out), &r);
 	ck_assert_int_eq(r.action, RESOLVER_DROP);
+	/* Trailing bytes are ignored, as dnsmasq 2.90 does. */
 	q[qlen] = 0;
 	resolver_query(res, q, qlen + 1, false, 1000, out, sizeof(out), &r);
-	ck_assert_int_eq(r.action, RESOLVER_DROP);
+	ck_assert_int_eq(r.action, RESOLVER_REPLY);
 	/* NOTIFY: NOTIMP, not forwarded. */
 	q[2] = (uint8_t)(DNS_MKOPCODE(DNS_OP_NOTIFY) >> 8);
 	resolver_query(res, q, qlen, false, 1000, out, sizeof(out), &r);
