@@ -9,7 +9,11 @@
 
 /* X(name, flags, one-line summary), in the order help lists them. */
 #define ZT_APPLETS(X) \
-	X(dns, APPLET_BARE_LINK, "private DNS resolver: dnsmasq's configuration, dnsmasq's answers")
+	X(edge, APPLET_BARE_LINK, "the public endpoint: TLS, authentication, app policies") \
+	X(tunnel, APPLET_BARE_LINK, "outbound-only connector next to private services") \
+	X(access, APPLET_BARE_LINK, "sidecar: a local port that reaches an app through the edge") \
+	X(dns, APPLET_BARE_LINK, "private DNS resolver: dnsmasq's configuration, dnsmasq's answers") \
+	X(token, APPLET_BARE_LINK, "service tokens on the edge host: create, list, revoke, rotate")
 
 #define ZT_APPLET_PROTOTYPE(name, flags, summary) int name##_main(int argc, char **argv);
 ZT_APPLETS(ZT_APPLET_PROTOTYPE)

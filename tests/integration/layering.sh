@@ -11,6 +11,7 @@ rank() {
 	log|util) echo 0 ;;
 	ev|conf|tls|ifaddr|policy|ingress|conntoken|state) echo 1 ;;
 	dns|dnsconf|mux) echo 2 ;;
+	edgeconf) echo 2 ;;
 	dnscache) echo 3 ;;
 	resolver) echo 4 ;;
 	dnsfwd) echo 5 ;;

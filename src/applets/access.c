@@ -1,0 +1,794 @@
+/* access: `zt access tcp`, the sidecar: a local port whose connections become streams through
+ * the edge to an app, on one persistent session (cloudflared access tcp's flags). */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "applets.h"
+#include "common/ev.h"
+#include "common/log.h"
+#include "common/mux.h"
+#include "common/tls.h"
+#include "common/util.h"
+
+static const char usage[] =
+"usage: zt access tcp --hostname HOST [--url ADDR] [--id ID] [--secret-file FILE]\n"
+"                     [--edge HOST:PORT] [--edge-pin PIN | --edge-ca FILE]\n"
+"                     [--listen-early]\n"
+"\n"
+"Opens ADDR (e.g. 127.0.0.1:5432) and carries each connection made to it to the app HOST\n"
+"through the edge, as a stream on one TLS session (no handshake per connection). Without\n"
+"--url, standard input and output carry one connection (ssh ProxyCommand).\n"
+"\n"
+"  --hostname, --tunnel-host, -T HOST   the app (an [app HOST] of the edge)\n"
+"  --url, --listener, -L ADDR           where to listen\n"
+"  --id, --service-token-id ID          the Client ID (or $ZT_ACCESS_CLIENT_ID,\n"
+"                                       $TUNNEL_SERVICE_TOKEN_ID)\n"
+"  --secret-file FILE                   the Client Secret, from a file (mode 0600)\n"
+"  --secret, --service-token-secret S   the secret on the command line: works, but any\n"
+"                                       user of this machine can read it (or\n"
+"                                       $ZT_ACCESS_CLIENT_SECRET, $TUNNEL_SERVICE_TOKEN_SECRET)\n"
+"  --edge HOST:PORT                     the edge (default HOST:7844, or $ZT_EDGE)\n"
+"  --edge-pin sha256//...               the edge CA's pin (or $ZT_EDGE_PIN)\n"
+"  --edge-ca FILE                       the edge's CA certificate (default: system CAs)\n"
+"  --listen-early                       listen at once, before the edge has authorised\n"
+"                                       this token for HOST\n";
+
+#define ACCESS_BACKOFF_BASE	1000
+#define ACCESS_BACKOFF_CAP	30000
+#define ACCESS_WAIT_MS		10000	/* a local connection waits this long for a session */
+#define ACCESS_CHECK_ID		1
+
+struct access;
+
+/* A local connection waiting for the session, then spliced to a stream. */
+struct local {
+	struct access	*a;
+	struct bufferevent *bev;
+	struct mux_stream *st;
+	struct local	*next;
+	struct ev_timer	*wait;
+};
+
+struct access {
+	struct event_base *base;
+	struct tls_ctx	*tls;
+	struct mux_hello hello;
+	char		 hostname[MUX_MAX_HOSTNAME + 1];
+	char		 edge_host[256];
+	uint16_t	 edge_port;
+	char		 server_name[256];
+	struct sockaddr_storage listen_ss;
+	socklen_t	 listen_len;
+	bool		 listen_early;
+	bool		 stdio;
+	struct ev_listener *listener;
+	struct mux_session *s;
+	bool		 up;
+	bool		 authorised;	/* the edge said yes to CHECK once */
+	int		 fd;
+	struct event	*connect_ev;
+	struct ev_timer	*retry;
+	uint32_t	 attempt;
+	struct local	*waiting;
+	struct ev_signals *sig;
+	int		 exit_status;
+	size_t		 streams;
+};
+
+static void session_connect(struct access *a);
+static void local_start(struct local *lc);
+
+/* --- local connections --------------------------------------------------------------------- */
+
+static void
+local_free(struct local *lc)
+{
+	struct access *a = lc->a;
+
+	for (struct local **pp = &a->waiting; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == lc) {
+			*pp = lc->next;
+			break;
+		}
+	ev_timer_free(lc->wait);
+	if (lc->bev != NULL)
+		bufferevent_free(lc->bev);
+	free(lc);
+}
+
+static void
+local_done(void *arg, uint16_t code, const char *reason)
+{
+	struct access *a = arg;
+
+	a->streams--;
+	if (code != MUX_OK && code != MUX_CANCEL)
+		log_warnx("connection to %s ended: %s%s%s", a->hostname, mux_code_name(code),
+		    reason != NULL && *reason != '\0' ? ": " : "", reason != NULL ? reason : "");
+	if (a->stdio)
+		event_base_loopbreak(a->base);
+}
+
+static void
+local_opened(struct mux_stream *st, void *arg)
+{
+	struct local *lc = arg;
+	struct access *a = lc->a;
+	struct bufferevent *bev = lc->bev;
+
+	lc->bev = NULL;
+	lc->st = NULL;
+	a->streams++;
+	if (mux_splice_bev(st, bev, local_done, a) == -1) {
+		bufferevent_free(bev);
+		mux_stream_reset(st, MUX_INTERNAL, "cannot join the connection");
+	}
+	local_free(lc);
+}
+
+static void
+local_refused(struct mux_stream *st, uint16_t code, const char *reason, void *arg)
+{
+	struct local *lc = arg;
+	struct access *a = lc->a;
+
+	log_warnx("the edge refused a connection to %s: %s (%s)", a->hostname,
+	    reason != NULL && *reason != '\0' ? reason : "no reason given", mux_code_name(code));
+	lc->st = NULL;
+	local_free(lc);
+	if (a->stdio) {
+		a->exit_status = 1;
+		event_base_loopbreak(a->base);
+	}
+}
+
+static const struct mux_stream_cbs local_cbs = {
+	.opened = local_opened,
+	.closed = local_refused,
+};
+
+/* Opens a stream for a local connection, or makes it wait for the session. */
+static void
+local_start(struct local *lc)
+{
+	struct access *a = lc->a;
+
+	if (a->up && (lc->st = mux_stream_open(a->s, a->hostname, NULL, &local_cbs, lc)) != NULL) {
+		ev_timer_stop(lc->wait);
+		return;
+	}
+	lc->next = a->waiting;
+	a->waiting = lc;
+	if (!ev_timer_pending(lc->wait))
+		ev_timer_start(lc->wait, ACCESS_WAIT_MS, false);
+}
+
+static void
+local_wait_over(void *arg)
+{
+	struct local *lc = arg;
+
+	log_warnx("no session to the edge for %d s: closing a local connection",
+	    ACCESS_WAIT_MS / 1000);
+	local_free(lc);
+}
+
+static void
+local_event(struct bufferevent *bev, short what, void *arg)
+{
+	/* The local side went away while waiting for the edge. */
+	local_free(arg);
+}
+
+static struct local *
+local_new(struct access *a, struct bufferevent *bev)
+{
+	struct local *lc = xcalloc(1, sizeof(*lc));
+
+	lc->a = a;
+	lc->bev = bev;
+	lc->wait = ev_timer_new(a->base, local_wait_over, lc);
+	bufferevent_setcb(bev, NULL, NULL, local_event, lc);
+	bufferevent_enable(bev, EV_READ);
+	/* Nothing is read until the stream exists: the splice takes over then. */
+	bufferevent_setwatermark(bev, EV_READ, 0, 1);
+	return lc;
+}
+
+static void
+local_accept(int fd, const struct sockaddr *sa, socklen_t len, void *arg)
+{
+	struct access *a = arg;
+	struct bufferevent *bev;
+	int one = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if ((bev = bufferevent_socket_new(a->base, fd, BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		close(fd);
+		return;
+	}
+	local_start(local_new(a, bev));
+}
+
+/* stdin/stdout mode: fds 0 and 1 are usually two pipes (ssh ProxyCommand), and a stream is
+ * spliced to one socket, so a socketpair sits between: its far end is relayed to fds 0 and 1. */
+struct stdio_relay {
+	struct bufferevent *in, *out, *sock;
+	bool		 in_eof;
+};
+
+static void
+stdio_in_read(struct bufferevent *bev, void *arg)
+{
+	struct stdio_relay *r = arg;
+
+	bufferevent_write_buffer(r->sock, bufferevent_get_input(bev));
+	/* Back-pressure: stop reading stdin while the socketpair is full. */
+	if (evbuffer_get_length(bufferevent_get_output(r->sock)) > 256 * 1024)
+		bufferevent_disable(bev, EV_READ);
+}
+
+static void
+stdio_sock_drained(struct bufferevent *bev, void *arg)
+{
+	struct stdio_relay *r = arg;
+
+	if (!r->in_eof)
+		bufferevent_enable(r->in, EV_READ);
+	else if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		shutdown(bufferevent_getfd(bev), SHUT_WR);
+}
+
+static void
+stdio_in_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct stdio_relay *r = arg;
+
+	r->in_eof = true;
+	bufferevent_disable(bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(r->sock)) == 0)
+		shutdown(bufferevent_getfd(r->sock), SHUT_WR);
+}
+
+static void
+stdio_sock_read(struct bufferevent *bev, void *arg)
+{
+	struct stdio_relay *r = arg;
+
+	bufferevent_write_buffer(r->out, bufferevent_get_input(bev));
+	if (evbuffer_get_length(bufferevent_get_output(r->out)) > 256 * 1024)
+		bufferevent_disable(bev, EV_READ);
+}
+
+static void
+stdio_out_drained(struct bufferevent *bev, void *arg)
+{
+	struct stdio_relay *r = arg;
+
+	bufferevent_enable(r->sock, EV_READ);
+}
+
+static void
+stdio_sock_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct stdio_relay *r = arg;
+
+	/* The stream ended: flush what is left to stdout (blocking is fine now) and stop. */
+	bufferevent_disable(bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(r->out)) > 0) {
+		int fl = fcntl(STDOUT_FILENO, F_GETFL);
+		fcntl(STDOUT_FILENO, F_SETFL, fl & ~O_NONBLOCK);
+		evbuffer_write(bufferevent_get_output(r->out), STDOUT_FILENO);
+	}
+	close(STDOUT_FILENO);
+}
+
+/* Starts the stdin/stdout connection (ssh ProxyCommand). */
+static void
+stdio_start(struct access *a)
+{
+	struct stdio_relay *r = xcalloc(1, sizeof(*r));
+	struct bufferevent *near;
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_error("socketpair");
+		a->exit_status = 1;
+		event_base_loopbreak(a->base);
+		free(r);
+		return;
+	}
+	evutil_make_socket_nonblocking(STDIN_FILENO);
+	evutil_make_socket_nonblocking(STDOUT_FILENO);
+	r->in = bufferevent_socket_new(a->base, STDIN_FILENO, 0);
+	r->out = bufferevent_socket_new(a->base, STDOUT_FILENO, 0);
+	r->sock = bufferevent_socket_new(a->base, sv[1], BEV_OPT_CLOSE_ON_FREE);
+	near = bufferevent_socket_new(a->base, sv[0], BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(r->in, stdio_in_read, NULL, stdio_in_event, r);
+	bufferevent_setcb(r->sock, stdio_sock_read, stdio_sock_drained, stdio_sock_event, r);
+	bufferevent_setcb(r->out, NULL, stdio_out_drained, NULL, r);
+	bufferevent_setwatermark(r->sock, EV_WRITE, 64 * 1024, 0);
+	bufferevent_setwatermark(r->out, EV_WRITE, 64 * 1024, 0);
+	bufferevent_enable(r->in, EV_READ);
+	bufferevent_enable(r->sock, EV_READ | EV_WRITE);
+	bufferevent_enable(r->out, EV_WRITE);
+	/* The relay lives as long as the process: stdio mode carries one connection. */
+	local_start(local_new(a, near));
+}
+
+static int
+open_listener(struct access *a)
+{
+	if ((a->listener = ev_listener_new(a->base, (struct sockaddr *)&a->listen_ss,
+	    a->listen_len, 128, local_accept, a)) == NULL)
+		return -1;
+	{
+		char buf[80];
+		log_info("listening on %s for %s", util_sockaddr_str((struct sockaddr *)&a->listen_ss,
+		    buf, sizeof(buf)), a->hostname);
+	}
+	return 0;
+}
+
+/* --- the session to the edge ------------------------------------------------------------- */
+
+static void
+flush_waiting(struct access *a)
+{
+	struct local *list = a->waiting, *next;
+
+	a->waiting = NULL;
+	for (; list != NULL; list = next) {
+		next = list->next;
+		list->next = NULL;
+		local_start(list);
+	}
+}
+
+static void
+session_check_reply(struct mux_session *s, uint32_t id, uint16_t code, const char *reason,
+    void *arg)
+{
+	struct access *a = arg;
+
+	if (code != MUX_OK) {
+		log_errorx("the edge does not allow this token to reach %s: %s (%s)", a->hostname,
+		    reason != NULL && *reason != '\0' ? reason : "no reason given",
+		    mux_code_name(code));
+		a->exit_status = 1;
+		event_base_loopbreak(a->base);
+		return;
+	}
+	if (!a->authorised) {
+		a->authorised = true;
+		log_info("the edge authorised this token for %s", a->hostname);
+		if (a->stdio)
+			stdio_start(a);
+		else if (a->listener == NULL && open_listener(a) == -1) {
+			a->exit_status = 1;
+			event_base_loopbreak(a->base);
+		}
+	}
+}
+
+static void
+session_welcome(struct mux_session *s, const struct mux_welcome *w, void *arg)
+{
+	struct access *a = arg;
+
+	a->up = true;
+	a->attempt = 0;
+	log_info("session to edge %s established", w->edge_name);
+	mux_check(s, ACCESS_CHECK_ID, a->hostname);
+	flush_waiting(a);
+}
+
+static void
+session_open(struct mux_session *s, struct mux_stream *st, const char *hostname,
+    const struct mux_meta *meta, void *arg)
+{
+	mux_stream_reset(st, MUX_REFUSED_STREAM, "clients do not accept streams");
+}
+
+static void
+session_retry(void *arg)
+{
+	session_connect(arg);
+}
+
+static void
+session_schedule(struct access *a)
+{
+	uint64_t cap = ACCESS_BACKOFF_BASE;
+
+	for (uint32_t i = 0; i < a->attempt && cap < ACCESS_BACKOFF_CAP; i++)
+		cap *= 2;
+	if (cap > ACCESS_BACKOFF_CAP)
+		cap = ACCESS_BACKOFF_CAP;
+	a->attempt++;
+	ev_timer_start(a->retry, 100 + util_random_uniform((uint32_t)cap), false);
+}
+
+static void
+session_closed(struct mux_session *s, uint16_t code, const char *reason, void *arg)
+{
+	struct access *a = arg;
+
+	mux_session_free(a->s);
+	a->s = NULL;
+	a->up = false;
+	if (code == MUX_AUTH_FAILED || code == MUX_AUTH_EXPIRED || code == MUX_AUTH_REVOKED) {
+		log_errorx("the edge refused the service token: %s (%s)", reason != NULL &&
+		    *reason != '\0' ? reason : "no reason given", mux_code_name(code));
+		a->exit_status = 1;
+		event_base_loopbreak(a->base);
+		return;
+	}
+	log_warnx("session to the edge %s:%u lost: %s%s%s; reconnecting", a->edge_host,
+	    a->edge_port, mux_code_name(code), reason != NULL && *reason != '\0' ? ": " : "",
+	    reason != NULL ? reason : "");
+	session_schedule(a);
+}
+
+static const struct mux_session_cbs session_cbs = {
+	.welcome = session_welcome,
+	.open = session_open,
+	.check_reply = session_check_reply,
+	.closed = session_closed,
+};
+
+static void
+session_tcp_ready(evutil_socket_t fd, short what, void *arg)
+{
+	struct access *a = arg;
+	struct bufferevent *bev;
+	struct mux_limits lim;
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	event_free(a->connect_ev);
+	a->connect_ev = NULL;
+	if (what & EV_TIMEOUT)
+		err = ETIMEDOUT;
+	else if (getsockopt(a->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		err = errno;
+	if (err != 0) {
+		log_warnx("cannot reach the edge %s:%u: %s", a->edge_host, a->edge_port,
+		    strerror(err));
+		close(a->fd);
+		a->fd = -1;
+		session_schedule(a);
+		return;
+	}
+	bev = tls_bufferevent_new(a->base, a->tls, a->fd, false, a->server_name);
+	a->fd = -1;
+	if (bev == NULL) {
+		session_schedule(a);
+		return;
+	}
+	memset(&lim, 0, sizeof(lim));
+	if ((a->s = mux_session_new(a->base, bev, false, &lim, &session_cbs, a)) == NULL ||
+	    mux_send_hello(a->s, &a->hello) == -1) {
+		mux_session_free(a->s);
+		a->s = NULL;
+		session_schedule(a);
+	}
+}
+
+static void
+session_connect(struct access *a)
+{
+	struct addrinfo hints, *res = NULL;
+	struct timeval tv = { 15, 0 };
+	char port[8];
+	int gai, one = 1;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(port, sizeof(port), "%u", a->edge_port);
+	if ((gai = getaddrinfo(a->edge_host, port, &hints, &res)) != 0) {
+		log_warnx("cannot resolve the edge %s: %s", a->edge_host, gai_strerror(gai));
+		session_schedule(a);
+		return;
+	}
+	a->fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (a->fd == -1 || (connect(a->fd, res->ai_addr, res->ai_addrlen) == -1 &&
+	    errno != EINPROGRESS)) {
+		log_warn("cannot connect to the edge %s:%u", a->edge_host, a->edge_port);
+		if (a->fd != -1)
+			close(a->fd);
+		a->fd = -1;
+		freeaddrinfo(res);
+		session_schedule(a);
+		return;
+	}
+	freeaddrinfo(res);
+	setsockopt(a->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	a->connect_ev = event_new(a->base, a->fd, EV_WRITE, session_tcp_ready, a);
+	event_add(a->connect_ev, &tv);
+}
+
+static void
+on_stop(int signo, int count, void *arg)
+{
+	struct access *a = arg;
+
+	event_base_loopbreak(a->base);
+}
+
+/* --- options ------------------------------------------------------------------------------- */
+
+/* The first of the environment variables that is set, or NULL. */
+static const char *
+getenv2(const char *a, const char *b)
+{
+	const char *v;
+
+	if ((v = getenv(a)) != NULL && *v != '\0')
+		return v;
+	if (b != NULL && (v = getenv(b)) != NULL && *v != '\0')
+		return v;
+	return NULL;
+}
+
+/* Reads the 64-hex secret into the HELLO; false after a message. */
+static bool
+set_secret(struct access *a, const char *text)
+{
+	size_t len = strlen(text);
+
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' '))
+		len--;
+	if (len != 64 || util_hex_decode(text, len, a->hello.token_secret,
+	    sizeof(a->hello.token_secret)) != 32) {
+		log_errorx("the Client Secret must be 64 hexadecimal characters");
+		return false;
+	}
+	a->hello.has_token_secret = true;
+	return true;
+}
+
+static int
+tcp_cmd(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "hostname", required_argument, NULL, 'T' },
+		{ "tunnel-host", required_argument, NULL, 'T' },
+		{ "url", required_argument, NULL, 'L' },
+		{ "listener", required_argument, NULL, 'L' },
+		{ "id", required_argument, NULL, 'i' },
+		{ "service-token-id", required_argument, NULL, 'i' },
+		{ "secret", required_argument, NULL, 's' },
+		{ "service-token-secret", required_argument, NULL, 's' },
+		{ "secret-file", required_argument, NULL, 'S' },
+		{ "edge", required_argument, NULL, 'e' },
+		{ "edge-pin", required_argument, NULL, 'p' },
+		{ "edge-ca", required_argument, NULL, 'C' },
+		{ "listen-early", no_argument, NULL, 'E' },
+		{ "log-format", required_argument, NULL, 'F' },
+		{ "log-level", required_argument, NULL, 'G' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char *const alpn[] = { "zt/1", NULL };
+	struct access *a = xcalloc(1, sizeof(*a));
+	const char *url = NULL, *id = NULL, *secret = NULL, *secret_file = NULL, *edge = NULL;
+	const char *pin = NULL, *ca = NULL, *hostname = NULL;
+	struct tls_client_opts topts;
+	int ch, ret = 2;
+
+	a->fd = -1;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "T:L:h", longopts, NULL)) != -1) {
+		enum log_format f;
+		enum log_level l;
+
+		switch (ch) {
+		case 'T': hostname = optarg; break;
+		case 'L': url = optarg; break;
+		case 'i': id = optarg; break;
+		case 's':
+			secret = optarg;
+			log_redact_add(optarg);
+			log_warnx("the secret given on the command line is visible to every user of "
+			    "this machine (ps, /proc): prefer --secret-file or "
+			    "$ZT_ACCESS_CLIENT_SECRET");
+			break;
+		case 'S': secret_file = optarg; break;
+		case 'e': edge = optarg; break;
+		case 'p': pin = optarg; break;
+		case 'C': ca = optarg; break;
+		case 'E': a->listen_early = true; break;
+		case 'F':
+			if (log_format_parse(optarg, &f) == -1) {
+				fprintf(stderr, "zt access: --log-format \"%s\": use text or json\n",
+				    optarg);
+				goto out;
+			}
+			log_set_format(f);
+			break;
+		case 'G':
+			if (log_level_parse(optarg, &l) == -1) {
+				fprintf(stderr, "zt access: --log-level \"%s\": use error, warn, info "
+				    "or debug\n", optarg);
+				goto out;
+			}
+			log_set_level(l);
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			ret = 0;
+			goto out;
+		default:
+			fputs(usage, stderr);
+			goto out;
+		}
+	}
+	if (optind != argc || hostname == NULL) {
+		fputs("zt access tcp: --hostname is required\n", stderr);
+		fputs(usage, stderr);
+		goto out;
+	}
+	ret = 1;
+	if (!mux_hostname_valid(hostname, false)) {
+		log_errorx("--hostname \"%s\" is not a host name", hostname);
+		goto out;
+	}
+	util_strlcpy(a->hostname, hostname, sizeof(a->hostname));
+
+	/* Credentials: flags, then zt's variables, then cloudflared's. */
+	if (id == NULL)
+		id = getenv2("ZT_ACCESS_CLIENT_ID", "TUNNEL_SERVICE_TOKEN_ID");
+	if (id == NULL) {
+		log_errorx("no service token: give --id ID --secret-file FILE (or set "
+		    "ZT_ACCESS_CLIENT_ID and ZT_ACCESS_CLIENT_SECRET)");
+		goto out;
+	}
+	if (!util_strlcpy(a->hello.token_id, id, sizeof(a->hello.token_id))) {
+		log_errorx("the Client ID is too long: it looks like <32 hex>.access");
+		goto out;
+	}
+	if (secret_file != NULL) {
+		char *data;
+		size_t len;
+
+		if (util_read_secret_file(secret_file, 1024, &data, &len) == -1) {
+			if (errno == EPERM)
+				log_errorx("secret file \"%s\" is readable by group or others: chmod "
+				    "600 %s", secret_file, secret_file);
+			else
+				log_error("cannot read the secret file \"%s\"", secret_file);
+			goto out;
+		}
+		log_redact_add(data);
+		if (!set_secret(a, data)) {
+			util_cleanse(data, len);
+			free(data);
+			goto out;
+		}
+		util_cleanse(data, len);
+		free(data);
+	} else {
+		if (secret == NULL)
+			secret = getenv2("ZT_ACCESS_CLIENT_SECRET", "TUNNEL_SERVICE_TOKEN_SECRET");
+		if (secret == NULL) {
+			log_errorx("no Client Secret: give --secret-file FILE or set "
+			    "ZT_ACCESS_CLIENT_SECRET");
+			goto out;
+		}
+		log_redact_add(secret);
+		if (!set_secret(a, secret))
+			goto out;
+	}
+	a->hello.role = MUX_ROLE_CLIENT;
+	util_strlcpy(a->hello.version, "zt/" PACKAGE_VERSION, sizeof(a->hello.version));
+
+	/* The edge: --edge, $ZT_EDGE, else the app's name on the edge's port. */
+	{
+		struct util_hostport hp;
+		char err[256];
+
+		if (edge == NULL)
+			edge = getenv2("ZT_EDGE", NULL);
+		if (edge == NULL)
+			edge = hostname;
+		if (util_parse_hostport(edge, 7844, &hp, err, sizeof(err)) == -1) {
+			log_errorx("--edge: %s", err);
+			goto out;
+		}
+		util_strlcpy(a->edge_host, hp.host, sizeof(a->edge_host));
+		a->edge_port = hp.port;
+		util_strlcpy(a->server_name, hp.host, sizeof(a->server_name));
+	}
+	if (pin == NULL)
+		pin = getenv2("ZT_EDGE_PIN", NULL);
+	memset(&topts, 0, sizeof(topts));
+	topts.pin = pin;
+	topts.ca_file = ca;
+	topts.alpn = alpn;
+	if ((a->tls = tls_client_new(&topts)) == NULL)
+		goto out;
+
+	if (url != NULL) {
+		struct util_hostport hp;
+		char err[256];
+
+		if (util_parse_hostport(url, 0, &hp, err, sizeof(err)) == -1 ||
+		    util_sockaddr_from(strcmp(hp.host, "localhost") == 0 ? "127.0.0.1" : hp.host,
+		    hp.port, &a->listen_ss, &a->listen_len) == -1) {
+			log_errorx("--url \"%s\": give an address and port to listen on, e.g. "
+			    "127.0.0.1:5432", url);
+			goto out;
+		}
+	} else
+		a->stdio = true;
+
+	if ((a->base = ev_base_new()) == NULL)
+		goto out;
+	a->sig = ev_signals_new(a->base, on_stop, NULL, NULL, a);
+	a->retry = ev_timer_new(a->base, session_retry, a);
+	if (a->listen_early && !a->stdio && open_listener(a) == -1)
+		goto out;
+	if (a->listen_early && a->stdio) {
+		a->authorised = true;
+		stdio_start(a);
+	}
+	session_connect(a);
+	event_base_dispatch(a->base);
+	ret = a->exit_status;
+out:
+	while (a->waiting != NULL)
+		local_free(a->waiting);
+	if (a->connect_ev != NULL)
+		event_free(a->connect_ev);
+	if (a->fd != -1)
+		close(a->fd);
+	mux_session_free(a->s);
+	ev_listener_free(a->listener);
+	ev_timer_free(a->retry);
+	ev_signals_free(a->sig);
+	tls_ctx_free(a->tls);
+	util_cleanse(&a->hello, sizeof(a->hello));
+	if (a->base != NULL)
+		event_base_free(a->base);
+	free(a);
+	return ret;
+}
+
+int
+access_main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	/* ssh, rdp and smb are cloudflared's aliases of tcp. */
+	if (strcmp(argv[1], "tcp") == 0 || strcmp(argv[1], "ssh") == 0 ||
+	    strcmp(argv[1], "rdp") == 0 || strcmp(argv[1], "smb") == 0)
+		return tcp_cmd(argc - 1, argv + 1);
+	fprintf(stderr, "zt access: unknown command \"%s\"\n", argv[1]);
+	fputs(usage, stderr);
+	return 2;
+}

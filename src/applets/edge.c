@@ -1,0 +1,930 @@
+/* edge: `zt edge`, the one public endpoint: TLS 1.3, authentication of connectors and clients,
+ * app policies, and the joining of client streams to connector streams (doc/protocol.md). */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "applets.h"
+#include "common/edgeconf.h"
+#include "common/ev.h"
+#include "common/log.h"
+#include "common/mux.h"
+#include "common/policy.h"
+#include "common/state.h"
+#include "common/tls.h"
+#include "common/util.h"
+
+static const char usage[] =
+"usage: zt edge init DIR --name NAME [--name NAME ...] [--listen ADDR] [--days N]\n"
+"       zt edge serve [-c FILE] [--log-format=text|json] [--log-level=LEVEL]\n"
+"       zt edge check [-c FILE]\n"
+"\n"
+"The edge is the one public endpoint of a zt network: connectors (zt tunnel run) and\n"
+"clients (zt access) dial it over TLS 1.3, it authenticates them, applies each app's\n"
+"policy and joins client streams to connector streams.\n"
+"\n"
+"  init DIR     create a private CA, the edge's certificate for the --name(s), a state\n"
+"               directory and a starter DIR/edge.ini; prints the CA's pin\n"
+"  serve        run the edge (SIGHUP reloads edge.ini and the state directory)\n"
+"  check        validate edge.ini and print the effective configuration\n"
+"\n"
+"  -c, --config FILE   edge.ini (default /etc/zt/edge.ini, or $ZT_EDGE_CONFIG)\n";
+
+#define EDGE_ALPN		"zt/1"
+#define EDGE_REFRESH_MS		250	/* the state directory is re-read this often */
+#define EDGE_DRAIN_MS		10000	/* SIGTERM: sessions get this long to finish */
+#define EDGE_BACKLOG		512
+
+enum peer_state {
+	PEER_HELLO = 0,		/* TLS handshake and HELLO pending */
+	PEER_CLIENT,
+	PEER_CONNECTOR,
+};
+
+struct edge;
+
+/* One TLS connection: a client or a connector. */
+struct peer {
+	TAILQ_ENTRY(peer) entry;
+	struct edge	*e;
+	struct mux_session *s;
+	enum peer_state	 state;
+	char		 addr[64];
+	struct sockaddr_storage ss;
+	struct state_auth auth;		/* what admitted it */
+	char		 tunnel[STATE_NAME_MAX + 1];	/* connector: its tunnel */
+	char		 connector_id[33];
+	char		 session_id[33];
+	size_t		 streams;	/* streams in progress on our side */
+};
+
+/* A client stream on its way to a connector, then joined to it. */
+struct join {
+	struct edge	*e;
+	struct mux_stream *client, *origin;
+	struct peer	*cpeer, *opeer;
+	char		 app[MUX_MAX_HOSTNAME + 1];
+	bool		 spliced;
+};
+
+struct edge {
+	struct event_base *base;
+	char		*config_path;
+	struct edgeconf	*conf;
+	struct state	*state;
+	struct tls_ctx	*tls;
+	struct ev_listener **listeners;
+	size_t		 nlisteners;
+	FILE		*audit;
+	struct ev_signals *sig;
+	struct ev_timer	*refresh;
+	struct ev_timer	*drain;
+	TAILQ_HEAD(, peer) peers;
+	size_t		 npeers;
+	bool		 stopping;
+};
+
+static void peer_closed(struct mux_session *, uint16_t, const char *, void *);
+
+/* --- audit log ------------------------------------------------------------------------ */
+
+/* Appends key and a JSON string value to buf. */
+static void
+audit_field(char *buf, size_t len, size_t *pos, const char *key, const char *value)
+{
+	if (value == NULL || *value == '\0' || *pos + strlen(key) + 6 >= len)
+		return;
+	*pos += (size_t)snprintf(buf + *pos, len - *pos, ",\"%s\":\"", key);
+	if (!log_json_escape(buf, len - 3, pos, value))
+		return;
+	buf[(*pos)++] = '"';
+	buf[*pos] = '\0';
+}
+
+/* Writes one decision as a JSON line to the audit log (never a secret: ids and names only). */
+static void
+audit(struct edge *e, const char *event, bool allow, const struct peer *p, const char *app,
+    const char *identity, const char *reason, uint16_t code)
+{
+	char buf[2048], ts[40];
+	struct timespec now;
+	struct tm tm;
+	size_t pos;
+
+	if (e->audit == NULL)
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	pos = (size_t)snprintf(buf, sizeof(buf),
+	    "{\"time\":\"%s.%03ldZ\",\"event\":\"%s\",\"decision\":\"%s\"", ts,
+	    now.tv_nsec / 1000000, event, allow ? "allow" : "deny");
+	audit_field(buf, sizeof(buf), &pos, "app", app);
+	audit_field(buf, sizeof(buf), &pos, "identity", identity);
+	if (p != NULL) {
+		audit_field(buf, sizeof(buf), &pos, "role", p->state == PEER_CONNECTOR ?
+		    "connector" : p->state == PEER_CLIENT ? "client" : NULL);
+		audit_field(buf, sizeof(buf), &pos, "id", p->auth.id);
+		audit_field(buf, sizeof(buf), &pos, "secret_fingerprint", p->auth.fingerprint);
+		audit_field(buf, sizeof(buf), &pos, "tunnel", p->tunnel);
+		audit_field(buf, sizeof(buf), &pos, "from", p->addr);
+		audit_field(buf, sizeof(buf), &pos, "session", p->session_id);
+	}
+	audit_field(buf, sizeof(buf), &pos, "reason", reason);
+	if (code != MUX_OK)
+		audit_field(buf, sizeof(buf), &pos, "code", mux_code_name(code));
+	if (pos + 3 < sizeof(buf)) {
+		buf[pos++] = '}';
+		buf[pos++] = '\n';
+		buf[pos] = '\0';
+	}
+	fputs(buf, e->audit);
+	fflush(e->audit);
+}
+
+static const char *
+peer_identity(const struct peer *p, char *buf, size_t len)
+{
+	if (p->state == PEER_CONNECTOR || p->tunnel[0] != '\0')
+		snprintf(buf, len, "tunnel:%s", p->tunnel);
+	else if (p->auth.name[0] != '\0')
+		snprintf(buf, len, "token:%s", p->auth.name);
+	else
+		snprintf(buf, len, "token id %s", p->auth.id[0] != '\0' ? p->auth.id : "(none)");
+	return buf;
+}
+
+/* --- peers ---------------------------------------------------------------------------- */
+
+static void
+peer_free(struct peer *p)
+{
+	struct edge *e = p->e;
+
+	TAILQ_REMOVE(&e->peers, p, entry);
+	e->npeers--;
+	mux_session_free(p->s);
+	util_cleanse(&p->auth, sizeof(p->auth));
+	free(p);
+	if (e->stopping && e->npeers == 0)
+		event_base_loopbreak(e->base);
+}
+
+/* The live connection of tunnel with the fewest streams (spreads new streams), or NULL. */
+static struct peer *
+pick_connector(struct edge *e, const char *tunnel)
+{
+	struct peer *p, *best = NULL;
+
+	TAILQ_FOREACH(p, &e->peers, entry) {
+		if (p->state != PEER_CONNECTOR || strcmp(p->tunnel, tunnel) != 0 ||
+		    !mux_session_established(p->s) || mux_session_draining(p->s))
+			continue;
+		if (best == NULL || mux_session_nstreams(p->s) < mux_session_nstreams(best->s))
+			best = p;
+	}
+	return best;
+}
+
+/* Whether a connector of tunnel may announce hostname: an app of that tunnel has this name,
+ * or (for a wildcard announcement) matches it. */
+static bool
+hostname_allowed(const struct edgeconf *c, const char *tunnel, const char *hostname)
+{
+	if (strncmp(hostname, "*.", 2) == 0) {
+		size_t sl = strlen(hostname + 1);
+		for (size_t i = 0; i < c->napps; i++) {
+			size_t hl = strlen(c->apps[i].hostname);
+			if (strcmp(c->apps[i].tunnel, tunnel) == 0 && hl > sl &&
+			    strcasecmp(c->apps[i].hostname + hl - sl, hostname + 1) == 0)
+				return true;
+		}
+		return false;
+	}
+	const struct edgeconf_app *a = edgeconf_app(c, hostname);
+	return a != NULL && strcmp(a->tunnel, tunnel) == 0;
+}
+
+static uint16_t
+verdict_code(enum state_verdict v)
+{
+	switch (v) {
+	case STATE_EXPIRED:	return MUX_AUTH_EXPIRED;
+	case STATE_REVOKED:	return MUX_AUTH_REVOKED;
+	default:		return MUX_AUTH_FAILED;
+	}
+}
+
+/* What a refused client is told: unknown ids and wrong secrets are one refusal. */
+static const char *
+verdict_reason(enum state_verdict v, bool tunnel)
+{
+	switch (v) {
+	case STATE_EXPIRED:	return "the service token has expired";
+	case STATE_REVOKED:	return "the service token was revoked";
+	default:		return tunnel ? "unknown tunnel or wrong secret" :
+				    "unknown service token or wrong secret";
+	}
+}
+
+/* HELLO: authenticates the peer and, for a connector, checks what it announces. */
+static void
+peer_hello(struct mux_session *s, const struct mux_hello *h, void *arg)
+{
+	struct peer *p = arg;
+	struct edge *e = p->e;
+	char alpn[32], idhex[STATE_ID_MAX + 1], secret[STATE_SECRET_HEX_LEN + 1], who[128];
+	struct mux_welcome w;
+	enum state_verdict v;
+	time_t now = time(NULL);
+
+	tls_bufferevent_alpn(mux_session_bev(s), alpn, sizeof(alpn));
+	if (strcmp(alpn, EDGE_ALPN) != 0) {
+		audit(e, "session", false, p, NULL, NULL, "the client did not negotiate ALPN zt/1",
+		    MUX_PROTOCOL_ERROR);
+		mux_close(s, MUX_PROTOCOL_ERROR, "negotiate ALPN zt/1");
+		return;
+	}
+	memset(&w, 0, sizeof(w));
+	util_random_bytes(w.session_id, sizeof(w.session_id));
+	util_hex_encode(w.session_id, sizeof(w.session_id), p->session_id, sizeof(p->session_id));
+	w.keepalive_ms = e->conf->keepalive_ms;
+	w.initial_window = MUX_INITIAL_WINDOW;
+	util_strlcpy(w.edge_name, e->conf->name, sizeof(w.edge_name));
+
+	if (h->role == MUX_ROLE_CONNECTOR) {
+		if (!h->has_tunnel_id || !h->has_tunnel_secret) {
+			mux_close(s, MUX_AUTH_FAILED, "a connector must send its tunnel id and secret");
+			return;
+		}
+		util_hex_encode(h->tunnel_id, sizeof(h->tunnel_id), idhex, sizeof(idhex));
+		util_hex_encode(h->tunnel_secret, sizeof(h->tunnel_secret), secret, sizeof(secret));
+		v = state_tunnel_verify(e->state, idhex, secret, now, &p->auth);
+		util_cleanse(secret, sizeof(secret));
+		if (v != STATE_OK) {
+			audit(e, "session", false, p, NULL, peer_identity(p, who, sizeof(who)),
+			    state_verdict_str(v), MUX_AUTH_FAILED);
+			mux_close(s, MUX_AUTH_FAILED, verdict_reason(v, true));
+			return;
+		}
+		util_strlcpy(p->tunnel, p->auth.name, sizeof(p->tunnel));
+		if (h->has_connector_id)
+			util_hex_encode(h->connector_id, sizeof(h->connector_id), p->connector_id,
+			    sizeof(p->connector_id));
+		for (size_t i = 0; i < h->nhostnames; i++) {
+			if (!hostname_allowed(e->conf, p->tunnel, h->hostnames[i])) {
+				char reason[MUX_MAX_REASON];
+
+				snprintf(reason, sizeof(reason), "tunnel %s may not serve %s: no app "
+				    "of edge.ini names this tunnel for it", p->tunnel, h->hostnames[i]);
+				audit(e, "session", false, p, h->hostnames[i],
+				    peer_identity(p, who, sizeof(who)), reason,
+				    MUX_HOSTNAME_NOT_ALLOWED);
+				mux_close(s, MUX_HOSTNAME_NOT_ALLOWED, reason);
+				return;
+			}
+		}
+		w.max_streams = e->conf->max_streams_connector;
+		p->state = PEER_CONNECTOR;
+		audit(e, "session", true, p, NULL, peer_identity(p, who, sizeof(who)),
+		    "tunnel secret verified", MUX_OK);
+		log_info("tunnel %s: connection from %s registered (connector %s)", p->tunnel,
+		    p->addr, p->connector_id[0] != '\0' ? p->connector_id : "?");
+	} else if (h->role == MUX_ROLE_CLIENT) {
+		if (h->token_id[0] == '\0' || !h->has_token_secret) {
+			audit(e, "session", false, p, NULL, NULL, "no service token",
+			    MUX_AUTH_FAILED);
+			mux_close(s, MUX_AUTH_FAILED, h->user_token[0] != '\0' ?
+			    "user logins are not supported by this edge yet" :
+			    "a client must send a service token id and secret");
+			return;
+		}
+		util_hex_encode(h->token_secret, sizeof(h->token_secret), secret, sizeof(secret));
+		v = state_token_verify(e->state, h->token_id, secret, now, &p->auth);
+		util_cleanse(secret, sizeof(secret));
+		if (v != STATE_OK) {
+			audit(e, "session", false, p, NULL, peer_identity(p, who, sizeof(who)),
+			    state_verdict_str(v), verdict_code(v));
+			mux_close(s, verdict_code(v), verdict_reason(v, false));
+			return;
+		}
+		w.max_streams = e->conf->max_streams_client;
+		p->state = PEER_CLIENT;
+		audit(e, "session", true, p, NULL, peer_identity(p, who, sizeof(who)),
+		    p->auth.previous ? "service token verified (previous secret, in its grace)" :
+		    "service token verified", MUX_OK);
+	} else {
+		mux_close(s, MUX_PROTOCOL_ERROR, "unknown role");
+		return;
+	}
+	if (mux_welcome(s, &w) == -1)
+		mux_close(s, MUX_INTERNAL, "cannot send WELCOME");
+}
+
+/* Decides whether client peer p may reach hostname: the app, its policy. Returns MUX_OK or the
+ * refusal code, with the reason in reason (for the audit log and the client). */
+static uint16_t
+decide(struct edge *e, struct peer *p, const char *hostname, const struct edgeconf_app **appp,
+    char *reason, size_t len)
+{
+	const struct edgeconf_app *app = edgeconf_app(e->conf, hostname);
+	struct policy_identity id;
+
+	*appp = app;
+	if (app == NULL) {
+		snprintf(reason, len, "no app is named %s on this edge", hostname);
+		return MUX_NO_SUCH_APP;
+	}
+	memset(&id, 0, sizeof(id));
+	id.kind = POLICY_WHO_TOKEN;
+	id.token_name = p->auth.name;
+	id.token_id = p->auth.id;
+	id.addr = (const struct sockaddr *)&p->ss;
+	if (policy_eval(app->policy, &id, reason, len) != POLICY_ALLOW)
+		return MUX_NOT_ALLOWED;
+	return MUX_OK;
+}
+
+static void
+peer_check(struct mux_session *s, uint32_t id, const char *hostname, void *arg)
+{
+	struct peer *p = arg;
+	const struct edgeconf_app *app;
+	char reason[POLICY_REASON_MAX], who[128];
+	uint16_t code;
+
+	if (p->state != PEER_CLIENT) {
+		mux_check_reply(s, id, MUX_PROTOCOL_ERROR, "only clients may ask");
+		return;
+	}
+	code = decide(p->e, p, hostname, &app, reason, sizeof(reason));
+	audit(p->e, "check", code == MUX_OK, p, hostname, peer_identity(p, who, sizeof(who)),
+	    reason, code);
+	mux_check_reply(s, id, code, reason);
+}
+
+static void
+join_free(struct join *j)
+{
+	if (j->cpeer != NULL)
+		j->cpeer->streams--;
+	free(j);
+}
+
+static void
+join_done(void *arg, uint16_t code, const char *reason)
+{
+	struct join *j = arg;
+
+	log_debug("edge: stream for %s ended: %s%s%s", j->app, mux_code_name(code),
+	    reason != NULL && *reason != '\0' ? ": " : "", reason != NULL ? reason : "");
+	join_free(j);
+}
+
+/* The connector accepted: accept the client's stream and join the two. */
+static void
+origin_opened(struct mux_stream *st, void *arg)
+{
+	struct join *j = arg;
+
+	if (mux_stream_accept(j->client) == -1 ||
+	    mux_splice_streams(j->client, j->origin, join_done, j) == -1) {
+		mux_stream_reset(j->origin, MUX_INTERNAL, "cannot join the streams");
+		return;
+	}
+	j->spliced = true;
+}
+
+/* The connector refused (or its session went) before accepting: tell the client why. */
+static void
+origin_closed(struct mux_stream *st, uint16_t code, const char *reason, void *arg)
+{
+	struct join *j = arg;
+
+	if (j->spliced)
+		return;	/* the splice owns both streams now */
+	j->origin = NULL;
+	if (j->client != NULL) {
+		mux_stream_set_cbs(j->client, NULL, NULL);
+		mux_stream_reset(j->client, code == MUX_OK ? MUX_CANCEL : code,
+		    reason != NULL ? reason : "");
+	}
+	join_free(j);
+}
+
+/* The client gave up before the connector answered. */
+static void
+client_closed(struct mux_stream *st, uint16_t code, const char *reason, void *arg)
+{
+	struct join *j = arg;
+
+	if (j->spliced)
+		return;
+	j->client = NULL;
+	if (j->origin != NULL) {
+		struct mux_stream *o = j->origin;
+		j->origin = NULL;
+		mux_stream_set_cbs(o, NULL, NULL);
+		mux_stream_reset(o, MUX_CANCEL, "the client went away");
+	}
+	join_free(j);
+}
+
+static const struct mux_stream_cbs origin_cbs = {
+	.opened = origin_opened,
+	.closed = origin_closed,
+};
+
+static const struct mux_stream_cbs client_wait_cbs = {
+	.closed = client_closed,
+};
+
+/* A client opened a stream: decide, pick a connection of the app's tunnel, open there. */
+static void
+peer_open(struct mux_session *s, struct mux_stream *st, const char *hostname,
+    const struct mux_meta *meta, void *arg)
+{
+	struct peer *p = arg, *cp;
+	struct edge *e = p->e;
+	const struct edgeconf_app *app;
+	char reason[POLICY_REASON_MAX], who[128];
+	struct mux_meta m;
+	struct join *j;
+	uint16_t code;
+
+	if (p->state != PEER_CLIENT) {
+		mux_stream_reset(st, MUX_REFUSED_STREAM, "connectors do not open streams");
+		return;
+	}
+	if (p->streams >= e->conf->max_streams_client) {
+		mux_stream_reset(st, MUX_REFUSED_STREAM, "too many streams on this session");
+		return;
+	}
+	peer_identity(p, who, sizeof(who));
+	if ((code = decide(e, p, hostname, &app, reason, sizeof(reason))) != MUX_OK) {
+		audit(e, "stream", false, p, hostname, who, reason, code);
+		mux_stream_reset(st, code, reason);
+		return;
+	}
+	if ((cp = pick_connector(e, app->tunnel)) == NULL) {
+		snprintf(reason, sizeof(reason), "app %s: tunnel %s has no live connection",
+		    app->hostname, app->tunnel);
+		audit(e, "stream", false, p, hostname, who, reason, MUX_TUNNEL_DOWN);
+		mux_stream_reset(st, MUX_TUNNEL_DOWN, reason);
+		return;
+	}
+	audit(e, "stream", true, p, hostname, who, reason, MUX_OK);
+	j = xcalloc(1, sizeof(*j));
+	j->e = e;
+	j->client = st;
+	j->cpeer = p;
+	j->opeer = cp;
+	util_strlcpy(j->app, app->hostname, sizeof(j->app));
+	p->streams++;
+	memset(&m, 0, sizeof(m));
+	util_strlcpy(m.identity, who, sizeof(m.identity));
+	util_strlcpy(m.client_addr, p->addr, sizeof(m.client_addr));
+	mux_stream_set_cbs(st, &client_wait_cbs, j);
+	if ((j->origin = mux_stream_open(cp->s, app->hostname, &m, &origin_cbs, j)) == NULL) {
+		snprintf(reason, sizeof(reason), "app %s: tunnel %s cannot take a stream now",
+		    app->hostname, app->tunnel);
+		mux_stream_set_cbs(st, NULL, NULL);
+		mux_stream_reset(st, MUX_TUNNEL_DOWN, reason);
+		join_free(j);
+	}
+}
+
+static void
+peer_goaway(struct mux_session *s, uint16_t code, const char *reason, void *arg)
+{
+	struct peer *p = arg;
+
+	if (p->state == PEER_CONNECTOR)
+		log_info("tunnel %s: connection from %s is draining (%s)", p->tunnel, p->addr,
+		    reason);
+}
+
+static void
+peer_closed(struct mux_session *s, uint16_t code, const char *reason, void *arg)
+{
+	struct peer *p = arg;
+
+	if (p->state == PEER_CONNECTOR)
+		log_info("tunnel %s: connection from %s closed: %s%s%s", p->tunnel, p->addr,
+		    mux_code_name(code), reason != NULL && *reason != '\0' ? ": " : "",
+		    reason != NULL ? reason : "");
+	else if (p->state == PEER_HELLO)
+		log_info("connection from %s closed before it authenticated: %s%s%s", p->addr,
+		    mux_code_name(code), reason != NULL && *reason != '\0' ? ": " : "",
+		    reason != NULL ? reason : "");
+	else
+		log_debug("client session from %s closed: %s", p->addr, mux_code_name(code));
+	peer_free(p);
+}
+
+static const struct mux_session_cbs peer_cbs = {
+	.hello = peer_hello,
+	.open = peer_open,
+	.check = peer_check,
+	.goaway = peer_goaway,
+	.closed = peer_closed,
+};
+
+static void
+edge_accept(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
+{
+	struct edge *e = arg;
+	struct mux_limits lim;
+	struct bufferevent *bev;
+	struct peer *p;
+
+	if (e->stopping) {
+		close(fd);
+		return;
+	}
+	if ((bev = tls_bufferevent_new(e->base, e->tls, fd, true, NULL)) == NULL)
+		return;	/* fd is closed by tls_bufferevent_new */
+	p = xcalloc(1, sizeof(*p));
+	p->e = e;
+	memcpy(&p->ss, sa, salen < sizeof(p->ss) ? salen : sizeof(p->ss));
+	util_sockaddr_str(sa, p->addr, sizeof(p->addr));
+	memset(&lim, 0, sizeof(lim));
+	lim.max_streams = e->conf->max_streams_connector > e->conf->max_streams_client ?
+	    e->conf->max_streams_connector : e->conf->max_streams_client;
+	lim.keepalive_ms = e->conf->keepalive_ms;
+	lim.hello_timeout_ms = e->conf->handshake_timeout_ms;
+	if ((p->s = mux_session_new(e->base, bev, true, &lim, &peer_cbs, p)) == NULL) {
+		free(p);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&e->peers, p, entry);
+	e->npeers++;
+}
+
+/* --- state, reload, stop -------------------------------------------------------------- */
+
+/* Re-checks every admitted session after the state directory changed or a deadline passed:
+ * revoked, expired, deleted or rotated-out credentials close their sessions at once. */
+static void
+recheck_sessions(struct edge *e, bool changed)
+{
+	struct peer *p, *next;
+	time_t now = time(NULL);
+	char who[128];
+
+	for (p = TAILQ_FIRST(&e->peers); p != NULL; p = next) {
+		enum state_verdict v;
+
+		next = TAILQ_NEXT(p, entry);
+		if (p->state == PEER_HELLO || (!changed && (p->auth.deadline == 0 ||
+		    now < p->auth.deadline)))
+			continue;
+		v = p->state == PEER_CLIENT ? state_token_recheck(e->state, &p->auth, now) :
+		    state_tunnel_recheck(e->state, &p->auth, now);
+		if (v == STATE_OK)
+			continue;
+		audit(e, "revoke", false, p, NULL, peer_identity(p, who, sizeof(who)),
+		    state_verdict_str(v), v == STATE_EXPIRED ? MUX_AUTH_EXPIRED : MUX_AUTH_REVOKED);
+		mux_close(p->s, v == STATE_EXPIRED ? MUX_AUTH_EXPIRED : MUX_AUTH_REVOKED,
+		    p->state == PEER_CLIENT ? verdict_reason(v == STATE_EXPIRED ? v :
+		    STATE_REVOKED, false) : "the tunnel was deleted or its secret changed");
+	}
+}
+
+static void
+refresh_state(void *arg)
+{
+	struct edge *e = arg;
+	int changed = state_refresh(e->state);
+
+	recheck_sessions(e, changed == 1);
+}
+
+static void
+on_reload(void *arg)
+{
+	struct edge *e = arg;
+	struct edgeconf *c;
+
+	log_info("SIGHUP: reading %s and the state directory again", e->config_path);
+	if ((c = edgeconf_load(e->config_path)) == NULL) {
+		log_errorx("%s has errors: keeping the configuration in force", e->config_path);
+		return;
+	}
+	if (strcmp(c->state_dir, e->conf->state_dir) != 0 ||
+	    strcmp(c->cert_file, e->conf->cert_file) != 0)
+		log_warnx("state_dir, cert_file and listen take effect at the next start");
+	/* Existing streams keep going; new streams see the new apps and policies. Listeners,
+	 * certificates and the state directory stay as they are until a restart. */
+	{
+		char *keep = e->conf->state_dir;
+		e->conf->state_dir = NULL;
+		free(c->state_dir);
+		c->state_dir = keep;
+	}
+	edgeconf_free(e->conf);
+	e->conf = c;
+	refresh_state(e);
+	log_info("configuration reloaded: %zu apps", c->napps);
+}
+
+static void
+drain_expired(void *arg)
+{
+	struct edge *e = arg;
+
+	log_info("drain time is over: closing %zu sessions", e->npeers);
+	event_base_loopbreak(e->base);
+}
+
+static void
+on_stop(int signo, int count, void *arg)
+{
+	struct edge *e = arg;
+	struct peer *p;
+
+	if (count > 1 || e->npeers == 0) {
+		event_base_loopbreak(e->base);
+		return;
+	}
+	log_info("stopping: no new connections; %zu sessions are told to go away", e->npeers);
+	e->stopping = true;
+	for (size_t i = 0; i < e->nlisteners; i++)
+		ev_listener_enable(e->listeners[i], false);
+	TAILQ_FOREACH(p, &e->peers, entry)
+		mux_goaway(p->s, MUX_SHUTTING_DOWN, "the edge is shutting down");
+	e->drain = ev_timer_new(e->base, drain_expired, e);
+	ev_timer_start(e->drain, EDGE_DRAIN_MS, false);
+}
+
+/* --- commands ------------------------------------------------------------------------- */
+
+static const char *
+config_path(const char *opt)
+{
+	const char *env;
+
+	if (opt != NULL)
+		return opt;
+	if ((env = getenv("ZT_EDGE_CONFIG")) != NULL && *env != '\0')
+		return env;
+	return EDGECONF_DEFAULT_PATH;
+}
+
+static int
+open_listeners(struct edge *e)
+{
+	e->listeners = xcalloc(e->conf->nlistens, sizeof(*e->listeners));
+	for (size_t i = 0; i < e->conf->nlistens; i++) {
+		struct util_hostport hp;
+		struct sockaddr_storage ss;
+		socklen_t len;
+		char err[256];
+
+		if (util_parse_hostport(e->conf->listens[i], EDGECONF_DEFAULT_PORT, &hp, err,
+		    sizeof(err)) == -1 || util_sockaddr_from(hp.host, hp.port, &ss, &len) == -1) {
+			log_errorx("%s: listen = %s: give a numeric address and a port",
+			    e->config_path, e->conf->listens[i]);
+			return -1;
+		}
+		if ((e->listeners[i] = ev_listener_new(e->base, (struct sockaddr *)&ss, len,
+		    EDGE_BACKLOG, edge_accept, e)) == NULL)
+			return -1;
+		e->nlisteners++;
+		log_info("listening on %s", e->conf->listens[i]);
+	}
+	return 0;
+}
+
+static int
+serve(const char *path)
+{
+	static const char *const alpn[] = { EDGE_ALPN, NULL };
+	struct tls_server_opts topts;
+	struct edge *e = xcalloc(1, sizeof(*e));
+	struct peer *p;
+	int ret = 1;
+
+	TAILQ_INIT(&e->peers);
+	e->config_path = xstrdup(path);
+	if ((e->conf = edgeconf_load(path)) == NULL)
+		goto out;
+	if ((e->state = state_open(e->conf->state_dir)) == NULL)
+		goto out;
+	memset(&topts, 0, sizeof(topts));
+	topts.cert_file = e->conf->cert_file;
+	topts.key_file = e->conf->key_file;
+	topts.alpn = alpn;
+	if ((e->tls = tls_server_new(&topts)) == NULL)
+		goto out;
+	if (strcmp(e->conf->audit_log, "-") == 0)
+		e->audit = stdout;
+	else {
+		int fd = open(e->conf->audit_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		if (fd == -1 || (e->audit = fdopen(fd, "a")) == NULL) {
+			log_error("cannot open the audit log \"%s\"", e->conf->audit_log);
+			if (fd != -1)
+				close(fd);
+			goto out;
+		}
+	}
+	if ((e->base = ev_base_new()) == NULL)
+		goto out;
+	if (open_listeners(e) == -1)
+		goto out;
+	e->sig = ev_signals_new(e->base, on_stop, on_reload, NULL, e);
+	e->refresh = ev_timer_new(e->base, refresh_state, e);
+	ev_timer_start(e->refresh, EDGE_REFRESH_MS, true);
+	log_info("edge %s ready: %zu apps, %zu tunnels, %zu service tokens", e->conf->name,
+	    e->conf->napps, state_tunnel_count(e->state), state_token_count(e->state));
+	event_base_dispatch(e->base);
+	ret = 0;
+out:
+	while ((p = TAILQ_FIRST(&e->peers)) != NULL)
+		peer_free(p);
+	for (size_t i = 0; i < e->nlisteners; i++)
+		ev_listener_free(e->listeners[i]);
+	free(e->listeners);
+	ev_timer_free(e->refresh);
+	ev_timer_free(e->drain);
+	ev_signals_free(e->sig);
+	if (e->audit != NULL && e->audit != stdout)
+		fclose(e->audit);
+	tls_ctx_free(e->tls);
+	state_free(e->state);
+	edgeconf_free(e->conf);
+	if (e->base != NULL)
+		event_base_free(e->base);
+	free(e->config_path);
+	free(e);
+	return ret;
+}
+
+/* `zt edge init DIR --name NAME...`: a CA, the edge's certificate, state, edge.ini. */
+static int
+init(const char *dir, char **names, size_t nnames, const char *listen, int days)
+{
+	char *ca_crt, *ca_key, *crt, *key, *ini, *state, pin[TLS_PIN_MAX + 1], cn[300];
+	struct stat st;
+	int ret = 1;
+
+	xasprintf(&ca_crt, "%s/ca.crt", dir);
+	xasprintf(&ca_key, "%s/ca.key", dir);
+	xasprintf(&crt, "%s/edge.crt", dir);
+	xasprintf(&key, "%s/edge.key", dir);
+	xasprintf(&ini, "%s/edge.ini", dir);
+	xasprintf(&state, "%s/state", dir);
+	if (stat(ini, &st) == 0 || stat(ca_key, &st) == 0) {
+		log_errorx("%s already holds an edge (edge.ini or ca.key): pick another directory",
+		    dir);
+		goto out;
+	}
+	if (util_mkdir_p(dir, 0700) == -1) {
+		log_error("cannot create \"%s\"", dir);
+		goto out;
+	}
+	snprintf(cn, sizeof(cn), "zt edge CA for %s", names[0]);
+	if (tls_ca_generate(ca_crt, ca_key, cn, 3650) == -1 ||
+	    tls_leaf_generate(ca_crt, ca_key, (const char *const *)names, nnames, true, days, crt,
+	    key) == -1 || state_init(state) == -1 ||
+	    edgeconf_write_template(ini, names[0], listen) == -1 ||
+	    tls_spki_pin_file(ca_crt, pin, sizeof(pin)) == -1)
+		goto out;
+	printf("Created the edge in %s:\n", dir);
+	printf("  %-10s the configuration; add [app ...] sections\n", "edge.ini");
+	printf("  %-10s the private CA (keep ca.key offline once you are done)\n", "ca.crt");
+	printf("  %-10s the edge's certificate for %s\n", "edge.crt", names[0]);
+	printf("  %-10s tunnels and service tokens\n", "state/");
+	printf("\nCA pin (clients and connectors use it instead of a CA file):\n  %s\n", pin);
+	printf("\nNext: zt tunnel create NAME -c %s; zt token create NAME --state-dir %s;\n"
+	    "      zt edge serve -c %s\n", ini, state, ini);
+	ret = 0;
+out:
+	free(ca_crt);
+	free(ca_key);
+	free(crt);
+	free(key);
+	free(ini);
+	free(state);
+	return ret;
+}
+
+int
+edge_main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "days", required_argument, NULL, 'd' },
+		{ "log-format", required_argument, NULL, 'F' },
+		{ "log-level", required_argument, NULL, 'L' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmd, *config = NULL, *listen = "0.0.0.0:7844";
+	char **names = NULL;
+	size_t nnames = 0;
+	long days = 825;
+	int ch, ret = 2;
+
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	cmd = argv[1];
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	argc--;
+	argv++;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+		enum log_format f;
+		enum log_level l;
+
+		switch (ch) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'n':
+			names = xreallocarray(names, nnames + 1, sizeof(*names));
+			names[nnames++] = optarg;
+			break;
+		case 'l':
+			listen = optarg;
+			break;
+		case 'd':
+			if (util_parse_long(optarg, 1, 3650, &days) == -1) {
+				fprintf(stderr, "zt edge: --days \"%s\": a number of days, 1-3650\n",
+				    optarg);
+				goto out;
+			}
+			break;
+		case 'F':
+			if (log_format_parse(optarg, &f) == -1) {
+				fprintf(stderr, "zt edge: --log-format \"%s\": use text or json\n",
+				    optarg);
+				goto out;
+			}
+			log_set_format(f);
+			break;
+		case 'L':
+			if (log_level_parse(optarg, &l) == -1) {
+				fprintf(stderr, "zt edge: --log-level \"%s\": use error, warn, info or "
+				    "debug\n", optarg);
+				goto out;
+			}
+			log_set_level(l);
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			ret = 0;
+			goto out;
+		default:
+			fputs(usage, stderr);
+			goto out;
+		}
+	}
+	if (strcmp(cmd, "init") == 0) {
+		if (optind != argc - 1 || nnames == 0) {
+			fputs("zt edge init: give a directory and at least one --name\n", stderr);
+			fputs(usage, stderr);
+			goto out;
+		}
+		ret = init(argv[optind], names, nnames, listen, (int)days);
+	} else if (strcmp(cmd, "serve") == 0 && optind == argc) {
+		ret = serve(config_path(config));
+	} else if (strcmp(cmd, "check") == 0 && optind == argc) {
+		struct edgeconf *c = edgeconf_load(config_path(config));
+		if (c == NULL) {
+			ret = 1;
+			goto out;
+		}
+		edgeconf_free(c);
+		ret = edgeconf_dump(config_path(config), stdout) == 0 ? 0 : 1;
+	} else {
+		fprintf(stderr, "zt edge: unknown command \"%s\" or extra arguments\n", cmd);
+		fputs(usage, stderr);
+	}
+out:
+	free(names);
+	return ret;
+}

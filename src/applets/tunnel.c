@@ -1,0 +1,1146 @@
+/* tunnel: `zt tunnel`, the outbound-only connector next to private services (the counterpart
+ * of `cloudflared tunnel run`), and the commands that manage tunnels on the edge host. */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "applets.h"
+#include "common/conf.h"
+#include "common/conntoken.h"
+#include "common/edgeconf.h"
+#include "common/ev.h"
+#include "common/ingress.h"
+#include "common/log.h"
+#include "common/mux.h"
+#include "common/state.h"
+#include "common/tls.h"
+#include "common/util.h"
+
+static const char usage[] =
+"usage: zt tunnel run [--token TOKEN | --token-file FILE] [-c FILE]\n"
+"                     [--hostname HOST --url SERVICE] [--ha-connections N]\n"
+"                     [--grace-period DURATION] [--edge HOST:PORT] [--status-file FILE]\n"
+"       zt tunnel ready [--status-file FILE]\n"
+"       zt tunnel ingress validate [-c FILE | --hostname HOST --url SERVICE]\n"
+"       zt tunnel ingress rule HOSTNAME [-c FILE | --hostname HOST --url SERVICE]\n"
+"       zt tunnel create NAME [-c EDGE.INI]\n"
+"       zt tunnel list [-c EDGE.INI | --state-dir DIR]\n"
+"       zt tunnel delete NAME [-c EDGE.INI | --state-dir DIR]\n"
+"\n"
+"run     connect out to the edge (never listen) and serve the hostnames of the ingress\n"
+"        rules: each stream the edge opens is matched against them, in order, and only\n"
+"        the service the matching rule names is dialled (tcp://HOST:PORT, unix:/PATH,\n"
+"        http_status:CODE, hello). The token comes from --token, --token-file,\n"
+"        $ZT_TUNNEL_TOKEN or $TUNNEL_TOKEN; -c names a tunnel.ini:\n"
+"            [tunnel]\n"
+"            token_file = /etc/zt/tunnel.token\n"
+"            ha_connections = 4\n"
+"            grace_period = 30s\n"
+"            [ingress]\n"
+"            rule = db.example.com tcp://127.0.0.1:5432\n"
+"            rule = * http_status:404\n"
+"ready   exit 0 when a running connector has a registered connection (for probes)\n"
+"create, list, delete\n"
+"        manage tunnels in the edge's state directory (run them on the edge host);\n"
+"        create prints the token `zt tunnel run --token` needs\n";
+
+#define TUNNEL_HA_DEFAULT	4
+#define TUNNEL_HA_MAX		16
+#define TUNNEL_BACKOFF_BASE	1000	/* ms: the first retry comes within a second */
+#define TUNNEL_BACKOFF_CAP	30000
+#define TUNNEL_CONNECT_MS	15000	/* dialling the edge or an origin */
+#define TUNNEL_STATUS_MS	2000
+
+static const struct conf_entry tunnel_table[] = {
+	{ "tunnel", "token_file", CONF_PATH, NULL, NULL, 0, 0, 0, NULL, NULL,
+	    "a file holding the connector token" },
+	{ "tunnel", "ha_connections", CONF_INT, "4", NULL, 0, 1, TUNNEL_HA_MAX, NULL, NULL,
+	    "connections kept to the edge(s)" },
+	{ "tunnel", "grace_period", CONF_DURATION, "30s", NULL, 0, 0, 0, NULL, NULL,
+	    "on SIGTERM, open streams get this long to finish" },
+	{ "tunnel", "edge", CONF_HOSTPORT, NULL, NULL, CONF_F_MULTI, 7844, 0, NULL, NULL,
+	    "edges to dial instead of those in the token" },
+	{ "tunnel", "status_file", CONF_PATH, NULL, NULL, 0, 0, 0, NULL, NULL,
+	    "where zt tunnel ready finds the connector's state" },
+	{ "ingress", "rule", CONF_STRING, NULL, NULL, CONF_F_MULTI, 0, 0, NULL, NULL,
+	    "HOSTNAME SERVICE, matched in order; the last must be the catch-all *" },
+	{ NULL, NULL, 0, NULL, NULL, 0, 0, 0, NULL, NULL, NULL },
+};
+
+struct connector;
+
+enum link_state {
+	LINK_IDLE = 0,
+	LINK_CONNECTING,
+	LINK_HANDSHAKE,
+	LINK_UP,
+};
+
+/* One of the connections kept to the edge. */
+struct link {
+	struct connector *c;
+	size_t		 index;
+	size_t		 edge;		/* index into the token's edges */
+	enum link_state	 state;
+	int		 fd;
+	struct event	*connect_ev;
+	struct mux_session *s;
+	struct ev_timer	*retry;
+	uint32_t	 attempt;
+	char		 addr[300];
+};
+
+/* A stream from the edge being connected to its origin. */
+struct origin {
+	struct connector *c;
+	struct mux_stream *st;
+	int		 fd;
+	struct event	*ev;
+	char		 target[200];
+	const struct ingress_rule *rule;
+};
+
+struct connector {
+	struct event_base *base;
+	struct conntoken tok;
+	struct tls_ctx	*tls;
+	struct ingress	*ing;
+	struct mux_hello hello;
+	struct link	 links[TUNNEL_HA_MAX];
+	size_t		 nlinks;
+	struct ev_signals *sig;
+	struct ev_timer	*grace;
+	struct ev_timer	*status_timer;
+	char		*status_file;
+	uint64_t	 grace_ms;
+	bool		 draining;
+	int		 exit_status;
+	size_t		 streams;
+	char		 name[64];	/* the tunnel id in hex, for messages */
+};
+
+static void link_connect(struct link *l);
+static void link_schedule(struct link *l);
+
+/* --- status for `zt tunnel ready` ------------------------------------------------------ */
+
+static size_t
+links_up(const struct connector *c)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->nlinks; i++)
+		if (c->links[i].state == LINK_UP)
+			n++;
+	return n;
+}
+
+static void
+write_status(struct connector *c)
+{
+	char buf[128];
+
+	if (c->status_file == NULL)
+		return;
+	snprintf(buf, sizeof(buf), "pid=%ld\nconnections=%zu\ndraining=%d\nupdated=%lld\n",
+	    (long)getpid(), links_up(c), c->draining, (long long)time(NULL));
+	if (util_write_file_atomic(c->status_file, buf, strlen(buf), 0644) == -1)
+		log_warn("cannot write the status file \"%s\"", c->status_file);
+}
+
+static void
+status_tick(void *arg)
+{
+	write_status(arg);
+}
+
+/* --- origins -------------------------------------------------------------------------- */
+
+static void
+origin_free(struct origin *o)
+{
+	if (o->ev != NULL)
+		event_free(o->ev);
+	if (o->fd != -1)
+		close(o->fd);
+	free(o);
+}
+
+static void
+stream_done(void *arg, uint16_t code, const char *reason)
+{
+	struct connector *c = arg;
+
+	c->streams--;
+	if (c->draining && c->streams == 0) {
+		log_info("draining: the last stream finished");
+		event_base_loopbreak(c->base);
+	}
+}
+
+/* The origin's socket is connected (or failed): join it to the stream or refuse. */
+static void
+origin_connected(evutil_socket_t fd, short what, void *arg)
+{
+	struct origin *o = arg;
+	struct connector *c = o->c;
+	struct bufferevent *bev;
+	int err = 0;
+	socklen_t len = sizeof(err);
+	char reason[MUX_MAX_REASON];
+
+	if (what & EV_TIMEOUT)
+		err = ETIMEDOUT;
+	else if (getsockopt(o->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		err = errno;
+	if (err != 0) {
+		snprintf(reason, sizeof(reason), "connect to %s: %s", o->target, strerror(err));
+		log_warnx("stream for %s: %s", o->rule->hostname, reason);
+		mux_stream_reset(o->st, MUX_ORIGIN_UNREACHABLE, reason);
+		origin_free(o);
+		return;
+	}
+	bev = bufferevent_socket_new(c->base, o->fd, BEV_OPT_CLOSE_ON_FREE);
+	o->fd = -1;
+	if (bev == NULL || mux_stream_accept(o->st) == -1 ||
+	    mux_splice_bev(o->st, bev, stream_done, c) == -1) {
+		if (bev != NULL)
+			bufferevent_free(bev);
+		mux_stream_reset(o->st, MUX_INTERNAL, "cannot join the origin");
+		origin_free(o);
+		return;
+	}
+	c->streams++;
+	origin_free(o);
+}
+
+/* Starts a non-blocking connect to a rule's service: only what the rule names. */
+static int
+origin_dial(struct origin *o)
+{
+	const struct ingress_rule *r = o->rule;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	struct timeval tv = { TUNNEL_CONNECT_MS / 1000, 0 };
+
+	memset(&ss, 0, sizeof(ss));
+	if (r->service_kind == INGRESS_SVC_UNIX) {
+		struct sockaddr_un *sun = (struct sockaddr_un *)&ss;
+
+		sun->sun_family = AF_UNIX;
+		util_strlcpy(sun->sun_path, r->path, sizeof(sun->sun_path));
+		sslen = sizeof(*sun);
+		snprintf(o->target, sizeof(o->target), "unix:%s", r->path);
+	} else {
+		struct addrinfo hints, *res = NULL;
+		char port[8];
+		int gai;
+
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = AI_ADDRCONFIG;
+		snprintf(port, sizeof(port), "%u", r->port);
+		snprintf(o->target, sizeof(o->target), "%s:%u", r->host, r->port);
+		/* Blocking, but names are usually local (localhost, /etc/hosts); an address
+		 * is resolved without a lookup. */
+		if ((gai = getaddrinfo(r->host, port, &hints, &res)) != 0) {
+			errno = EHOSTUNREACH;
+			log_warnx("cannot resolve %s: %s", r->host, gai_strerror(gai));
+			return -1;
+		}
+		memcpy(&ss, res->ai_addr, res->ai_addrlen);
+		sslen = res->ai_addrlen;
+		freeaddrinfo(res);
+	}
+	o->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (o->fd == -1)
+		return -1;
+	if (ss.ss_family != AF_UNIX) {
+		int one = 1;
+		setsockopt(o->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
+	if (connect(o->fd, (struct sockaddr *)&ss, sslen) == -1 && errno != EINPROGRESS)
+		return -1;
+	o->ev = event_new(o->c->base, o->fd, EV_WRITE, origin_connected, o);
+	event_add(o->ev, &tv);
+	return 0;
+}
+
+/* The built-in hello service: a banner naming the path the stream came through. */
+static void
+hello_serve(struct connector *c, struct mux_stream *st, const char *hostname,
+    const struct mux_meta *meta)
+{
+	char banner[1024];
+
+	snprintf(banner, sizeof(banner), "hello from zt: %s via tunnel %s, for %s from %s\n",
+	    hostname, c->name, meta->identity[0] != '\0' ? meta->identity : "(unknown)",
+	    meta->client_addr[0] != '\0' ? meta->client_addr : "(unknown)");
+	if (mux_stream_accept(st) == 0)
+		mux_stream_write(st, banner, strlen(banner));
+	mux_stream_shutdown(st);
+}
+
+static void
+hello_closed(struct mux_stream *st, uint16_t code, const char *reason, void *arg)
+{
+}
+
+static void
+hello_data(struct mux_stream *st, void *arg)
+{
+	struct evbuffer *in = mux_stream_input(st);
+	size_t n = evbuffer_get_length(in);
+
+	evbuffer_drain(in, n);
+	mux_stream_consumed(st, n);
+}
+
+static const struct mux_stream_cbs hello_cbs = {
+	.data = hello_data,
+	.closed = hello_closed,
+};
+
+static void
+origin_wait_closed(struct mux_stream *st, uint16_t code, const char *reason, void *arg)
+{
+	struct origin *o = arg;
+
+	/* The edge gave up before the origin answered. */
+	origin_free(o);
+}
+
+static const struct mux_stream_cbs origin_wait_cbs = {
+	.closed = origin_wait_closed,
+};
+
+/* The edge opened a stream: the first matching ingress rule decides what is dialled. */
+static void
+link_open(struct mux_session *s, struct mux_stream *st, const char *hostname,
+    const struct mux_meta *meta, void *arg)
+{
+	struct link *l = arg;
+	struct connector *c = l->c;
+	const struct ingress_rule *r;
+	struct origin *o;
+	char reason[MUX_MAX_REASON];
+	size_t idx;
+
+	if (c->draining) {
+		mux_stream_reset(st, MUX_REFUSED_STREAM, "the connector is shutting down");
+		return;
+	}
+	if ((r = ingress_match(c->ing, hostname, &idx)) == NULL) {
+		mux_stream_reset(st, MUX_INGRESS_REFUSED, "no ingress rule matches");
+		return;
+	}
+	log_debug("stream for %s (from %s, %s): rule #%zu", hostname, meta->client_addr,
+	    meta->identity, idx + 1);
+	switch (r->service_kind) {
+	case INGRESS_SVC_HTTP_STATUS:
+		snprintf(reason, sizeof(reason), "http_status:%d (ingress rule #%zu)", r->status,
+		    idx + 1);
+		mux_stream_reset(st, MUX_INGRESS_REFUSED, reason);
+		return;
+	case INGRESS_SVC_HELLO:
+		mux_stream_set_cbs(st, &hello_cbs, c);
+		hello_serve(c, st, hostname, meta);
+		return;
+	default:
+		break;
+	}
+	o = xcalloc(1, sizeof(*o));
+	o->c = c;
+	o->st = st;
+	o->fd = -1;
+	o->rule = r;
+	mux_stream_set_cbs(st, &origin_wait_cbs, o);
+	if (origin_dial(o) == -1) {
+		snprintf(reason, sizeof(reason), "connect to %s: %s", o->target[0] != '\0' ?
+		    o->target : r->service, strerror(errno));
+		log_warnx("stream for %s: %s", hostname, reason);
+		mux_stream_set_cbs(st, NULL, NULL);
+		mux_stream_reset(st, MUX_ORIGIN_UNREACHABLE, reason);
+		origin_free(o);
+	}
+}
+
+/* --- links to the edge ---------------------------------------------------------------- */
+
+static void
+link_welcome(struct mux_session *s, const struct mux_welcome *w, void *arg)
+{
+	struct link *l = arg;
+
+	l->state = LINK_UP;
+	l->attempt = 0;
+	log_info("connection %zu registered with edge %s (%s)", l->index, w->edge_name, l->addr);
+	write_status(l->c);
+}
+
+static void
+link_goaway(struct mux_session *s, uint16_t code, const char *reason, void *arg)
+{
+	struct link *l = arg;
+
+	log_info("connection %zu: the edge is going away (%s): reconnecting", l->index, reason);
+}
+
+static bool
+fatal_code(uint16_t code)
+{
+	return code == MUX_AUTH_FAILED || code == MUX_AUTH_REVOKED ||
+	    code == MUX_HOSTNAME_NOT_ALLOWED || code == MUX_AUTH_EXPIRED;
+}
+
+static void
+link_closed(struct mux_session *s, uint16_t code, const char *reason, void *arg)
+{
+	struct link *l = arg;
+	struct connector *c = l->c;
+	bool was_up = l->state == LINK_UP;
+
+	mux_session_free(l->s);
+	l->s = NULL;
+	l->state = LINK_IDLE;
+	write_status(c);
+	if (fatal_code(code)) {
+		log_errorx("the edge refused this tunnel: %s (%s)", reason, mux_code_name(code));
+		c->exit_status = 1;
+		event_base_loopbreak(c->base);
+		return;
+	}
+	if (c->draining) {
+		if (links_up(c) == 0)
+			event_base_loopbreak(c->base);
+		return;
+	}
+	log_warnx("connection %zu to %s %s: %s%s%s", l->index, l->addr, was_up ? "lost" :
+	    "failed", mux_code_name(code), reason != NULL && *reason != '\0' ? ": " : "",
+	    reason != NULL ? reason : "");
+	link_schedule(l);
+}
+
+static const struct mux_session_cbs link_cbs = {
+	.welcome = link_welcome,
+	.open = link_open,
+	.goaway = link_goaway,
+	.closed = link_closed,
+};
+
+static void
+link_retry(void *arg)
+{
+	link_connect(arg);
+}
+
+/* Exponential back-off with full jitter: up to 1 s, 2 s, 4 s ... 30 s, then retry forever. */
+static void
+link_schedule(struct link *l)
+{
+	uint64_t cap = TUNNEL_BACKOFF_BASE;
+
+	for (uint32_t i = 0; i < l->attempt && cap < TUNNEL_BACKOFF_CAP; i++)
+		cap *= 2;
+	if (cap > TUNNEL_BACKOFF_CAP)
+		cap = TUNNEL_BACKOFF_CAP;
+	l->attempt++;
+	/* Rotate through the edges so one dead edge does not hold a connection. */
+	if (l->c->tok.nedges > 1)
+		l->edge = (l->edge + 1) % l->c->tok.nedges;
+	ev_timer_start(l->retry, 100 + util_random_uniform((uint32_t)cap), false);
+}
+
+static void
+link_tcp_ready(evutil_socket_t fd, short what, void *arg)
+{
+	struct link *l = arg;
+	struct connector *c = l->c;
+	struct conntoken_edge *edge = &c->tok.edges[l->edge];
+	struct bufferevent *bev;
+	struct mux_limits lim;
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	event_free(l->connect_ev);
+	l->connect_ev = NULL;
+	if (what & EV_TIMEOUT)
+		err = ETIMEDOUT;
+	else if (getsockopt(l->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		err = errno;
+	if (err != 0) {
+		log_warnx("connection %zu: cannot reach edge %s: %s", l->index, l->addr,
+		    strerror(err));
+		close(l->fd);
+		l->fd = -1;
+		l->state = LINK_IDLE;
+		link_schedule(l);
+		return;
+	}
+	bev = tls_bufferevent_new(c->base, c->tls, l->fd, false,
+	    c->tok.server_name[0] != '\0' ? c->tok.server_name : edge->host);
+	l->fd = -1;	/* owned by the bufferevent now, or closed on failure */
+	if (bev == NULL) {
+		l->state = LINK_IDLE;
+		link_schedule(l);
+		return;
+	}
+	memset(&lim, 0, sizeof(lim));
+	l->state = LINK_HANDSHAKE;
+	if ((l->s = mux_session_new(c->base, bev, false, &lim, &link_cbs, l)) == NULL ||
+	    mux_send_hello(l->s, &c->hello) == -1) {
+		mux_session_free(l->s);
+		l->s = NULL;
+		l->state = LINK_IDLE;
+		link_schedule(l);
+	}
+}
+
+/* Dials the link's edge: a non-blocking TCP connect, then TLS and HELLO. */
+static void
+link_connect(struct link *l)
+{
+	struct connector *c = l->c;
+	struct conntoken_edge *edge = &c->tok.edges[l->edge];
+	struct addrinfo hints, *res = NULL;
+	struct timeval tv = { TUNNEL_CONNECT_MS / 1000, 0 };
+	char port[8];
+	int gai;
+
+	if (c->draining)
+		return;
+	snprintf(l->addr, sizeof(l->addr), strchr(edge->host, ':') != NULL ? "[%s]:%u" : "%s:%u",
+	    edge->host, edge->port);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(port, sizeof(port), "%u", edge->port);
+	if ((gai = getaddrinfo(edge->host, port, &hints, &res)) != 0) {
+		log_warnx("connection %zu: cannot resolve edge %s: %s", l->index, edge->host,
+		    gai_strerror(gai));
+		link_schedule(l);
+		return;
+	}
+	l->fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (l->fd == -1 || (connect(l->fd, res->ai_addr, res->ai_addrlen) == -1 &&
+	    errno != EINPROGRESS)) {
+		log_warn("connection %zu: cannot connect to %s", l->index, l->addr);
+		if (l->fd != -1)
+			close(l->fd);
+		l->fd = -1;
+		freeaddrinfo(res);
+		link_schedule(l);
+		return;
+	}
+	freeaddrinfo(res);
+	{
+		int one = 1;
+		setsockopt(l->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
+	l->state = LINK_CONNECTING;
+	l->connect_ev = event_new(c->base, l->fd, EV_WRITE, link_tcp_ready, l);
+	event_add(l->connect_ev, &tv);
+}
+
+/* --- running ---------------------------------------------------------------------------- */
+
+static void
+grace_over(void *arg)
+{
+	struct connector *c = arg;
+
+	log_info("grace period over: closing %zu streams", c->streams);
+	event_base_loopbreak(c->base);
+}
+
+static void
+on_stop(int signo, int count, void *arg)
+{
+	struct connector *c = arg;
+
+	if (count > 1 || c->streams == 0) {
+		event_base_loopbreak(c->base);
+		return;
+	}
+	log_info("draining: no new streams; %zu open streams get %llu ms", c->streams,
+	    (unsigned long long)c->grace_ms);
+	c->draining = true;
+	for (size_t i = 0; i < c->nlinks; i++) {
+		if (c->links[i].s != NULL)
+			mux_goaway(c->links[i].s, MUX_SHUTTING_DOWN, "the connector is shutting down");
+		ev_timer_stop(c->links[i].retry);
+	}
+	write_status(c);
+	c->grace = ev_timer_new(c->base, grace_over, c);
+	ev_timer_start(c->grace, c->grace_ms, false);
+}
+
+/* Reads the token from --token, --token-file, the configuration, or the environment. */
+static char *
+read_token(const char *opt, const char *file)
+{
+	const char *env;
+	char *data;
+	size_t len;
+
+	if (opt != NULL) {
+		log_warnx("the token given with --token is visible to other processes of this "
+		    "machine: prefer --token-file or $ZT_TUNNEL_TOKEN");
+		return xstrdup(opt);
+	}
+	if (file != NULL) {
+		if (util_read_secret_file(file, CONNTOKEN_MAX + 64, &data, &len) == -1) {
+			if (errno == EPERM)
+				log_errorx("token file \"%s\" is readable by group or others: chmod "
+				    "600 %s", file, file);
+			else
+				log_error("cannot read the token file \"%s\"", file);
+			return NULL;
+		}
+		return data;
+	}
+	if ((env = getenv("ZT_TUNNEL_TOKEN")) != NULL && *env != '\0')
+		return xstrdup(env);
+	if ((env = getenv("TUNNEL_TOKEN")) != NULL && *env != '\0')
+		return xstrdup(env);
+	log_errorx("no connector token: give --token-file FILE, or set ZT_TUNNEL_TOKEN (the "
+	    "token zt tunnel create printed)");
+	return NULL;
+}
+
+/* Builds the ingress from -c FILE and/or --hostname/--url (which come first). */
+static struct ingress *
+load_ingress(struct conf *cf, const char *hostname, const char *url)
+{
+	struct ingress *ing = ingress_new();
+	char err[INGRESS_ERR_MAX];
+
+	if (hostname != NULL || url != NULL) {
+		if (hostname == NULL || url == NULL) {
+			log_errorx("--hostname and --url go together");
+			goto fail;
+		}
+		if (ingress_add(ing, hostname, url, err, sizeof(err)) == -1) {
+			log_errorx("%s", err);
+			goto fail;
+		}
+		if (cf == NULL || conf_get_count(cf, "ingress", "rule") == 0) {
+			/* The simple case: one hostname, and everything else refused. */
+			ingress_add(ing, "*", "http_status:404", err, sizeof(err));
+		}
+	}
+	for (size_t i = 0; cf != NULL && i < conf_get_count(cf, "ingress", "rule"); i++)
+		if (ingress_add_line(ing, conf_get_nth(cf, "ingress", "rule", i), err,
+		    sizeof(err)) == -1) {
+			log_errorx("%s", err);
+			goto fail;
+		}
+	if (ingress_count(ing) == 0) {
+		log_errorx("no ingress rules: give -c tunnel.ini with [ingress] rule = HOSTNAME "
+		    "SERVICE lines, or --hostname HOST --url tcp://HOST:PORT");
+		goto fail;
+	}
+	if (ingress_validate(ing, err, sizeof(err)) == -1) {
+		log_errorx("%s", err);
+		goto fail;
+	}
+	return ing;
+fail:
+	ingress_free(ing);
+	return NULL;
+}
+
+static const char *
+default_status_file(void)
+{
+	static char buf[256];
+	const char *rt = getenv("XDG_RUNTIME_DIR");
+
+	if (geteuid() == 0)
+		return "/run/zt-tunnel.status";
+	if (rt != NULL && *rt != '\0') {
+		snprintf(buf, sizeof(buf), "%s/zt-tunnel.status", rt);
+		return buf;
+	}
+	snprintf(buf, sizeof(buf), "/tmp/zt-tunnel-%ld.status", (long)geteuid());
+	return buf;
+}
+
+struct run_opts {
+	const char	*token, *token_file, *config, *hostname, *url, *status_file;
+	char		**edges;
+	size_t		 nedges;
+	long		 ha;
+	uint64_t	 grace_ms;
+	bool		 ha_set, grace_set;
+};
+
+static int
+run(struct run_opts *ro)
+{
+	static const char *const alpn[] = { "zt/1", NULL };
+	struct connector *c = xcalloc(1, sizeof(*c));
+	struct conf *cf = NULL;
+	struct tls_client_opts topts;
+	char *token = NULL, err[CONNTOKEN_ERR_MAX];
+	const char *token_file = ro->token_file;
+	int ret = 1;
+
+	if (ro->config != NULL) {
+		cf = conf_new(tunnel_table);
+		if (conf_load_file(cf, ro->config) == -1)
+			goto out;
+		if (token_file == NULL)
+			token_file = conf_get(cf, "tunnel", "token_file");
+		if (!ro->ha_set)
+			ro->ha = conf_get_int(cf, "tunnel", "ha_connections");
+		if (!ro->grace_set)
+			ro->grace_ms = conf_get_duration(cf, "tunnel", "grace_period");
+		if (ro->status_file == NULL)
+			ro->status_file = conf_get(cf, "tunnel", "status_file");
+	}
+	if ((c->ing = load_ingress(cf, ro->hostname, ro->url)) == NULL)
+		goto out;
+	if ((token = read_token(ro->token, token_file)) == NULL)
+		goto out;
+	if (conntoken_decode(token, &c->tok, err, sizeof(err)) == -1) {
+		log_errorx("%s", err);
+		goto out;
+	}
+	if (ro->nedges > 0 || (cf != NULL && conf_get_count(cf, "tunnel", "edge") > 0)) {
+		struct conntoken tmp = c->tok;
+
+		tmp.nedges = 0;
+		for (size_t i = 0; i < ro->nedges; i++)
+			if (conntoken_add_edge(&tmp, ro->edges[i], 7844, err, sizeof(err)) == -1) {
+				log_errorx("--edge %s: %s", ro->edges[i], err);
+				goto out;
+			}
+		for (size_t i = 0; cf != NULL && i < conf_get_count(cf, "tunnel", "edge"); i++)
+			if (conntoken_add_edge(&tmp, conf_get_nth(cf, "tunnel", "edge", i), 7844, err,
+			    sizeof(err)) == -1) {
+				log_errorx("edge = %s: %s", conf_get_nth(cf, "tunnel", "edge", i), err);
+				goto out;
+			}
+		c->tok = tmp;
+		util_cleanse(&tmp, sizeof(tmp));
+	}
+	util_hex_encode(c->tok.tunnel_id, 8, c->name, sizeof(c->name));
+	memset(&topts, 0, sizeof(topts));
+	topts.pin = c->tok.pin[0] != '\0' ? c->tok.pin : NULL;
+	topts.alpn = alpn;
+	if ((c->tls = tls_client_new(&topts)) == NULL)
+		goto out;
+
+	/* HELLO: the tunnel's id and secret, a connector id for this process, the hostnames. */
+	memset(&c->hello, 0, sizeof(c->hello));
+	c->hello.role = MUX_ROLE_CONNECTOR;
+	c->hello.has_tunnel_id = c->hello.has_tunnel_secret = c->hello.has_connector_id = true;
+	memcpy(c->hello.tunnel_id, c->tok.tunnel_id, sizeof(c->hello.tunnel_id));
+	memcpy(c->hello.tunnel_secret, c->tok.secret, sizeof(c->hello.tunnel_secret));
+	util_random_bytes(c->hello.connector_id, sizeof(c->hello.connector_id));
+	util_strlcpy(c->hello.version, "zt/" PACKAGE_VERSION, sizeof(c->hello.version));
+	for (size_t i = 0; i < ingress_count(c->ing) && c->hello.nhostnames < MUX_MAX_HOSTNAMES;
+	    i++) {
+		const struct ingress_rule *r = ingress_rule(c->ing, i);
+		if (r->host_kind != INGRESS_HOST_ANY)
+			util_strlcpy(c->hello.hostnames[c->hello.nhostnames++], r->hostname,
+			    sizeof(c->hello.hostnames[0]));
+	}
+
+	c->grace_ms = ro->grace_ms;
+	c->nlinks = (size_t)ro->ha;
+	c->status_file = xstrdup(ro->status_file != NULL ? ro->status_file :
+	    default_status_file());
+	if ((c->base = ev_base_new()) == NULL)
+		goto out;
+	c->sig = ev_signals_new(c->base, on_stop, NULL, NULL, c);
+	c->status_timer = ev_timer_new(c->base, status_tick, c);
+	ev_timer_start(c->status_timer, TUNNEL_STATUS_MS, true);
+	for (size_t i = 0; i < c->nlinks; i++) {
+		struct link *l = &c->links[i];
+
+		l->c = c;
+		l->index = i;
+		l->fd = -1;
+		l->edge = i % c->tok.nedges;
+		l->retry = ev_timer_new(c->base, link_retry, l);
+		/* Spread the first connections a little, as cloudflared does. */
+		ev_timer_start(l->retry, i * 200, false);
+	}
+	write_status(c);
+	log_info("tunnel %s: %zu ingress rules, %zu connections to %zu edge(s)", c->name,
+	    ingress_count(c->ing), c->nlinks, c->tok.nedges);
+	event_base_dispatch(c->base);
+	ret = c->exit_status;
+out:
+	for (size_t i = 0; i < c->nlinks; i++) {
+		struct link *l = &c->links[i];
+		if (l->connect_ev != NULL)
+			event_free(l->connect_ev);
+		if (l->fd != -1)
+			close(l->fd);
+		mux_session_free(l->s);
+		ev_timer_free(l->retry);
+	}
+	if (c->status_file != NULL)
+		(void)unlink(c->status_file);
+	free(c->status_file);
+	ev_timer_free(c->grace);
+	ev_timer_free(c->status_timer);
+	ev_signals_free(c->sig);
+	tls_ctx_free(c->tls);
+	ingress_free(c->ing);
+	conntoken_clear(&c->tok);
+	util_cleanse(&c->hello, sizeof(c->hello));
+	if (token != NULL) {
+		util_cleanse(token, strlen(token));
+		free(token);
+	}
+	conf_free(cf);
+	if (c->base != NULL)
+		event_base_free(c->base);
+	free(c);
+	return ret;
+}
+
+/* `zt tunnel ready`: 0 when the connector behind the status file has a live connection. */
+static int
+ready(const char *path)
+{
+	char *data, *p;
+	size_t len;
+	long pid = 0, conns = 0, draining = 0;
+	long long updated = 0;
+
+	if (path == NULL)
+		path = default_status_file();
+	if (util_read_file(path, 4096, &data, &len) == -1) {
+		fprintf(stderr, "zt tunnel ready: no connector status at %s (is zt tunnel run "
+		    "running, with the same --status-file?)\n", path);
+		return 1;
+	}
+	for (p = strtok(data, "\n"); p != NULL; p = strtok(NULL, "\n")) {
+		sscanf(p, "pid=%ld", &pid);
+		sscanf(p, "connections=%ld", &conns);
+		sscanf(p, "draining=%ld", &draining);
+		sscanf(p, "updated=%lld", &updated);
+	}
+	free(data);
+	if (pid <= 0 || (kill((pid_t)pid, 0) == -1 && errno == ESRCH)) {
+		fprintf(stderr, "zt tunnel ready: the connector (pid %ld) is not running\n", pid);
+		return 1;
+	}
+	if (time(NULL) - updated > 3 * TUNNEL_STATUS_MS / 1000 + 2) {
+		fprintf(stderr, "zt tunnel ready: the connector's status is stale\n");
+		return 1;
+	}
+	if (draining || conns == 0) {
+		fprintf(stderr, "zt tunnel ready: %s\n", draining ? "draining" :
+		    "no connection to the edge is registered");
+		return 1;
+	}
+	printf("ready: %ld connections\n", conns);
+	return 0;
+}
+
+/* `zt tunnel ingress validate|rule`. */
+static int
+ingress_cmd(int argc, char **argv, const char *config, const char *hostname, const char *url)
+{
+	struct conf *cf = NULL;
+	struct ingress *ing;
+	int ret = 1;
+
+	if (config != NULL) {
+		cf = conf_new(tunnel_table);
+		if (conf_load_file(cf, config) == -1) {
+			conf_free(cf);
+			return 1;
+		}
+	}
+	if ((ing = load_ingress(cf, hostname, url)) == NULL)
+		goto out;
+	if (argc >= 1 && strcmp(argv[0], "validate") == 0 && argc == 1) {
+		printf("OK: %zu rules\n", ingress_count(ing));
+		ingress_print(ing, stdout);
+		ret = 0;
+	} else if (argc == 2 && strcmp(argv[0], "rule") == 0) {
+		size_t idx;
+		const struct ingress_rule *r = ingress_match(ing, argv[1], &idx);
+		char line[INGRESS_ERR_MAX];
+
+		if (r == NULL) {
+			printf("no rule matches \"%s\" (not a host name?)\n", argv[1]);
+			goto out;
+		}
+		ingress_format(r, line, sizeof(line));
+		printf("rule #%zu: %s\n", idx + 1, line);
+		ret = 0;
+	} else {
+		fputs(usage, stderr);
+		ret = 2;
+	}
+out:
+	ingress_free(ing);
+	conf_free(cf);
+	return ret;
+}
+
+/* The state directory for create/list/delete: --state-dir, else edge.ini's. */
+static struct state *
+open_state(const char *state_dir, const char *config, struct edgeconf **confp)
+{
+	struct state *st;
+
+	*confp = NULL;
+	if (state_dir == NULL) {
+		const char *path = config != NULL ? config : getenv("ZT_EDGE_CONFIG");
+		if (path == NULL || *path == '\0')
+			path = EDGECONF_DEFAULT_PATH;
+		if ((*confp = edgeconf_load(path)) == NULL)
+			return NULL;
+		state_dir = (*confp)->state_dir;
+	}
+	st = state_open(state_dir);
+	return st;
+}
+
+static int
+create_cmd(const char *name, const char *state_dir, const char *config)
+{
+	struct edgeconf *ec = NULL;
+	struct state *st;
+	struct state_tunnel t;
+	struct conntoken ct;
+	char secret[STATE_SECRET_HEX_LEN + 1], token[CONNTOKEN_MAX + 1], err[CONNTOKEN_ERR_MAX];
+	int ret = 1;
+
+	memset(&ct, 0, sizeof(ct));
+	if ((st = open_state(state_dir, config, &ec)) == NULL)
+		goto out;
+	if (ec == NULL) {
+		log_errorx("zt tunnel create needs the edge's configuration for the token (the "
+		    "edge's address and CA pin): give -c edge.ini");
+		goto out;
+	}
+	for (size_t i = 0; i < ec->npublics; i++)
+		if (conntoken_add_edge(&ct, ec->publics[i], 7844, err, sizeof(err)) == -1) {
+			log_errorx("%s: public = %s: %s", ec->path, ec->publics[i], err);
+			goto out;
+		}
+	if (ec->ca_file != NULL) {
+		if (tls_spki_pin_file(ec->ca_file, ct.pin, sizeof(ct.pin)) == -1)
+			goto out;
+		/* The edge's certificate is for its name, which the public address may not be. */
+		util_strlcpy(ct.server_name, ec->name, sizeof(ct.server_name));
+	}
+	if (state_tunnel_create(st, name, time(NULL), &t, secret) == -1)
+		goto out;
+	util_hex_decode(t.id, strlen(t.id), ct.tunnel_id, sizeof(ct.tunnel_id));
+	util_hex_decode(secret, strlen(secret), ct.secret, sizeof(ct.secret));
+	util_cleanse(secret, sizeof(secret));
+	if (conntoken_encode(&ct, token, sizeof(token), err, sizeof(err)) == -1) {
+		log_errorx("cannot make the token: %s", err);
+		goto out;
+	}
+	log_redact_add(token);
+	printf("Created tunnel %s (id %s).\n\nConnector token (shown once; give it to `zt "
+	    "tunnel run` in a file or $ZT_TUNNEL_TOKEN, not on its command line):\n\n%s\n",
+	    t.name, t.id, token);
+	util_cleanse(token, sizeof(token));
+	ret = 0;
+out:
+	conntoken_clear(&ct);
+	state_free(st);
+	edgeconf_free(ec);
+	return ret;
+}
+
+static int
+list_cmd(const char *state_dir, const char *config)
+{
+	struct edgeconf *ec = NULL;
+	struct state *st;
+	char when[STATE_TIME_LEN + 1];
+
+	if ((st = open_state(state_dir, config, &ec)) == NULL) {
+		edgeconf_free(ec);
+		return 1;
+	}
+	printf("%-24s %-34s %-22s %s\n", "NAME", "ID", "CREATED", "APPS");
+	for (size_t i = 0; i < state_tunnel_count(st); i++) {
+		const struct state_tunnel *t = state_tunnel_nth(st, i);
+		size_t napps = 0;
+
+		for (size_t j = 0; ec != NULL && j < ec->napps; j++)
+			if (strcmp(ec->apps[j].tunnel, t->name) == 0)
+				napps++;
+		state_format_time(t->created, when);
+		if (ec != NULL)
+			printf("%-24s %-34s %-22s %zu\n", t->name, t->id, when, napps);
+		else
+			printf("%-24s %-34s %-22s -\n", t->name, t->id, when);
+	}
+	state_free(st);
+	edgeconf_free(ec);
+	return 0;
+}
+
+static int
+delete_cmd(const char *name, const char *state_dir, const char *config)
+{
+	struct edgeconf *ec = NULL;
+	struct state *st;
+	struct state_tunnel t;
+	int ret = 1;
+
+	if ((st = open_state(state_dir, config, &ec)) == NULL)
+		goto out;
+	if (state_tunnel_delete(st, name, &t) == -1)
+		goto out;
+	printf("Deleted tunnel %s (id %s): a running edge drops its connections within a "
+	    "second.\n", t.name, t.id);
+	ret = 0;
+out:
+	state_free(st);
+	edgeconf_free(ec);
+	return ret;
+}
+
+int
+tunnel_main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "token", required_argument, NULL, 't' },
+		{ "token-file", required_argument, NULL, 'T' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "hostname", required_argument, NULL, 'H' },
+		{ "url", required_argument, NULL, 'u' },
+		{ "ha-connections", required_argument, NULL, 'a' },
+		{ "grace-period", required_argument, NULL, 'g' },
+		{ "edge", required_argument, NULL, 'e' },
+		{ "status-file", required_argument, NULL, 's' },
+		{ "state-dir", required_argument, NULL, 'S' },
+		{ "log-format", required_argument, NULL, 'F' },
+		{ "log-level", required_argument, NULL, 'L' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct run_opts ro;
+	const char *cmd, *state_dir = NULL;
+	int ch, ret = 2;
+
+	memset(&ro, 0, sizeof(ro));
+	ro.ha = TUNNEL_HA_DEFAULT;
+	ro.grace_ms = 30000;
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	cmd = argv[1];
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	argc--;
+	argv++;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+		char err[256];
+		enum log_format f;
+		enum log_level l;
+
+		switch (ch) {
+		case 't': ro.token = optarg; break;
+		case 'T': ro.token_file = optarg; break;
+		case 'c': ro.config = optarg; break;
+		case 'H': ro.hostname = optarg; break;
+		case 'u': ro.url = optarg; break;
+		case 's': ro.status_file = optarg; break;
+		case 'S': state_dir = optarg; break;
+		case 'e':
+			ro.edges = xreallocarray(ro.edges, ro.nedges + 1, sizeof(*ro.edges));
+			ro.edges[ro.nedges++] = optarg;
+			break;
+		case 'a':
+			if (util_parse_long(optarg, 1, TUNNEL_HA_MAX, &ro.ha) == -1) {
+				fprintf(stderr, "zt tunnel: --ha-connections \"%s\": 1 to %d\n",
+				    optarg, TUNNEL_HA_MAX);
+				goto out;
+			}
+			ro.ha_set = true;
+			break;
+		case 'g':
+			if (util_parse_duration(optarg, &ro.grace_ms, err, sizeof(err)) == -1) {
+				fprintf(stderr, "zt tunnel: --grace-period: %s\n", err);
+				goto out;
+			}
+			ro.grace_set = true;
+			break;
+		case 'F':
+			if (log_format_parse(optarg, &f) == -1) {
+				fprintf(stderr, "zt tunnel: --log-format \"%s\": use text or json\n",
+				    optarg);
+				goto out;
+			}
+			log_set_format(f);
+			break;
+		case 'L':
+			if (log_level_parse(optarg, &l) == -1) {
+				fprintf(stderr, "zt tunnel: --log-level \"%s\": use error, warn, info "
+				    "or debug\n", optarg);
+				goto out;
+			}
+			log_set_level(l);
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			ret = 0;
+			goto out;
+		default:
+			fputs(usage, stderr);
+			goto out;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (strcmp(cmd, "run") == 0 && argc == 0)
+		ret = run(&ro);
+	else if (strcmp(cmd, "ready") == 0 && argc == 0)
+		ret = ready(ro.status_file);
+	else if (strcmp(cmd, "ingress") == 0 && argc >= 1)
+		ret = ingress_cmd(argc, argv, ro.config, ro.hostname, ro.url);
+	else if (strcmp(cmd, "create") == 0 && argc == 1)
+		ret = create_cmd(argv[0], state_dir, ro.config);
+	else if (strcmp(cmd, "list") == 0 && argc == 0)
+		ret = list_cmd(state_dir, ro.config);
+	else if (strcmp(cmd, "delete") == 0 && argc == 1)
+		ret = delete_cmd(argv[0], state_dir, ro.config);
+	else {
+		fprintf(stderr, "zt tunnel: unknown command \"%s\" or wrong arguments\n", cmd);
+		fputs(usage, stderr);
+	}
+out:
+	free(ro.edges);
+	return ret;
+}
