@@ -354,8 +354,10 @@ state_split_line(const char *ls, const char *eol, size_t line, char *key, size_t
 	k = p;
 	while (p < eol && ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
 		p++;
-	if (p == k || (size_t)(p - k) >= keylen)
+	if (p == k)
 		return state_perr(e, line, "expected 'key = value'");
+	if ((size_t)(p - k) >= keylen)
+		return state_perr(e, line, "unknown key '%.*s...'", (int)keylen - 1, k);
 	memcpy(key, k, (size_t)(p - k));
 	key[p - k] = '\0';
 	while (p < eol && (*p == ' ' || *p == '\t'))
@@ -419,8 +421,8 @@ state_parse(const char *data, size_t len, const char *expect_name, struct state_
 		if (ki == K_COUNT)
 			return state_perr(e, line, "unknown key '%s'", key);
 		if (lines[K_VERSION] == 0 && ki != K_VERSION)
-			return state_perr(e, line, "the first key must be 'zt-state = %d', not '%s'",
-			    STATE_FORMAT_VERSION, key);
+			return state_perr(e, line, "the first key must be 'zt-state = %d', "
+			    "not '%s'", STATE_FORMAT_VERSION, key);
 		if (lines[ki] != 0)
 			return state_perr(e, line, "'%s' is given twice (first on line %zu)", key,
 			    lines[ki]);
@@ -803,7 +805,7 @@ state_examine(struct state_scan *sc, struct state_set *set, struct state_file *f
 	if ((sig.mode & 077) != 0 || sig.uid != geteuid()) {
 		f->have_sig = false;
 		f->have_digest = false;
-		return 0;	/* replaced meanwhile by a file too open: the next scan reports it */
+		return 0;	/* replaced meanwhile by a file too open: the next scan says so */
 	}
 	if (state_sha256(buf, len, digest) == -1) {
 		f->have_sig = false;

@@ -122,7 +122,7 @@ const char	*state_dir(const struct state *st);
  * problem; a removed file removes its entry. Returns 1 if any entry was added, replaced or
  * removed, 0 if nothing changed, -1 (logged once, until it recovers) if a directory could not
  * be read, in which case everything is kept. Cost: a readdir per subdirectory, an fstatat per
- * file, and a read of the files changed lately: fine every 250 ms for thousands of entries. */
+ * file, and a read of the files changed lately (about 15 ms for 5000 entries here). */
 int		 state_refresh(struct state *st);
 /* Counts changes applied by state_open and state_refresh: unchanged means nothing changed. */
 uint64_t	 state_generation(const struct state *st);
@@ -150,8 +150,10 @@ enum state_verdict state_tunnel_verify(const struct state *st, const char *id, c
  * same token or tunnel still exists with the same secret (or the previous one within its
  * grace), and is neither revoked nor expired. Updates auth (verdict, deadline) and returns the
  * verdict. Call it for open connections after state_refresh returned 1 and at auth->deadline. */
-enum state_verdict state_token_recheck(const struct state *st, struct state_auth *auth, time_t now);
-enum state_verdict state_tunnel_recheck(const struct state *st, struct state_auth *auth, time_t now);
+enum state_verdict state_token_recheck(const struct state *st, struct state_auth *auth,
+		    time_t now);
+enum state_verdict state_tunnel_recheck(const struct state *st, struct state_auth *auth,
+		    time_t now);
 /* "ok", "unknown id", "bad secret", "expired", "revoked". */
 const char	*state_verdict_str(enum state_verdict v);
 

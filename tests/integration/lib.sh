@@ -84,15 +84,25 @@ t_wait() {
 	return 1
 }
 
-# Prints a free TCP/UDP port on 127.0.0.1 chosen by the kernel.
+# Prints a port on 127.0.0.1 that the kernel chose and that is free for both UDP and TCP.
 t_port() {
-	python3 -c 'import socket
-s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.1",0))
-t=socket.socket()
-p=s.getsockname()[1]
-t.bind(("127.0.0.1",p))
-print(p)'
+	/usr/bin/python3 -c 'import socket
+for _ in range(100):
+	u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+	u.bind(("127.0.0.1", 0))
+	p = u.getsockname()[1]
+	t = socket.socket()
+	try:
+		t.bind(("127.0.0.1", p))
+	except OSError:
+		continue
+	finally:
+		u.close()
+		t.close()
+	print(p)
+	break
+else:
+	raise SystemExit("no free port")'
 }
 
 # Starts a background command, remembering it for cleanup; its pid in $T_LAST.

@@ -13,6 +13,7 @@
 	X(ifaddr) \
 	X(log) \
 	X(resolver) \
+	X(state) \
 	X(tls) \
 	X(util)
 
