@@ -14,11 +14,12 @@
 
 #include "applets.h"
 #include "common/log.h"
+#include "common/edgeconf.h"
 #include "common/state.h"
 #include "common/util.h"
 
 static const char usage[] =
-"usage: zt token create NAME [--duration 8760h] [--state-dir DIR]\n"
+"usage: zt token create NAME [--duration 8760h] [--state-dir DIR | -c EDGE.INI]\n"
 "       zt token list [--json] [--state-dir DIR]\n"
 "       zt token revoke NAME|ID [--state-dir DIR]\n"
 "       zt token rotate NAME|ID [--grace 24h] [--state-dir DIR]\n"
@@ -38,6 +39,7 @@ static const char usage[] =
 "\n"
 "  --state-dir DIR   the edge's state directory (default: $ZT_STATE_DIR, else\n"
 "                    /var/lib/zt)\n"
+"  -c, --config FILE the edge's edge.ini: use the state directory it names\n"
 "  --duration D      how long a new token works: 8760h (the default, a year),\n"
 "                    30d, 90m...; at most 876000h\n"
 "  --grace D         how long the old secret still works after a rotation\n"
@@ -56,6 +58,7 @@ static const char usage[] =
 
 enum {
 	TOKEN_OPT_STATE_DIR = 256,
+	TOKEN_OPT_CONFIG,
 	TOKEN_OPT_DURATION,
 	TOKEN_OPT_GRACE,
 	TOKEN_OPT_JSON,
@@ -63,6 +66,7 @@ enum {
 
 static const struct option token_longopts[] = {
 	{ "state-dir", required_argument, NULL, TOKEN_OPT_STATE_DIR },
+	{ "config", required_argument, NULL, TOKEN_OPT_CONFIG },
 	{ "duration", required_argument, NULL, TOKEN_OPT_DURATION },
 	{ "grace", required_argument, NULL, TOKEN_OPT_GRACE },
 	{ "json", no_argument, NULL, TOKEN_OPT_JSON },
@@ -351,7 +355,8 @@ token_main(int argc, char **argv)
 	const struct token_cmd *cmd = NULL;
 	struct token_opts o;
 	const char *duration = TOKEN_DEFAULT_DURATION, *grace = TOKEN_DEFAULT_GRACE;
-	const char *env;
+	const char *env, *config = NULL;
+	char *config_dir = NULL;
 	struct state *st;
 	char err[160];
 	int c, given = 0, ret;
@@ -377,13 +382,17 @@ token_main(int argc, char **argv)
 	argv++;
 	opterr = 0;
 	optind = 0;	/* glibc: 0 also resets getopt's state for this new argv */
-	while ((c = getopt_long(argc, argv, ":h", token_longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":hc:", token_longopts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
 		case TOKEN_OPT_STATE_DIR:
 			o.state_dir = optarg;
+			break;
+		case 'c':
+		case TOKEN_OPT_CONFIG:
+			config = optarg;
 			break;
 		case TOKEN_OPT_DURATION:
 			duration = optarg;
@@ -437,6 +446,12 @@ token_main(int argc, char **argv)
 	    ((cmd->opts & TOKEN_O_GRACE) && !token_duration(cmd->name, "--grace", grace, 0,
 	    STATE_GRACE_MAX, &o.grace_ms)))
 		return 2;
+	if (o.state_dir == NULL && config != NULL) {
+		/* -c edge.ini: the state directory the edge uses. */
+		if ((config_dir = edgeconf_state_dir(config)) == NULL)
+			return 1;
+		o.state_dir = config_dir;
+	}
 	if (o.state_dir == NULL)
 		o.state_dir = (env = getenv("ZT_STATE_DIR")) != NULL && *env != '\0' ? env :
 		    TOKEN_DEFAULT_DIR;
@@ -446,10 +461,13 @@ token_main(int argc, char **argv)
 	}
 	o.now = time(NULL);
 
-	if ((st = state_open(o.state_dir)) == NULL)
+	if ((st = state_open(o.state_dir)) == NULL) {
+		free(config_dir);
 		return 1;
+	}
 	ret = cmd->run(st, &o);
 	state_free(st);
+	free(config_dir);
 	log_redact_clear();
 	return ret;
 }
