@@ -105,6 +105,7 @@ conntoken_sum(const uint8_t *data, size_t len, uint8_t sum[CONNTOKEN_SUM_LEN])
 	return 0;
 }
 
+/* Parses an edge address as util_parse_hostport does and appends it, refusing odd hosts. */
 int
 conntoken_add_edge(struct conntoken *ct, const char *hostport, uint16_t default_port, char *err,
     size_t errlen)

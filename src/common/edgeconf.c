@@ -16,13 +16,13 @@
 #include "policy.h"
 #include "util.h"
 
-static bool edge_name_valid(const char *v, char *err, size_t errlen);
-static bool policy_rule_valid(const char *v, char *err, size_t errlen);
-static bool app_name_valid(const char *v, char *err, size_t errlen);
+static bool edgeconf_name_ok(const char *v, char *err, size_t errlen);
+static bool edgeconf_policy_ok(const char *v, char *err, size_t errlen);
+static bool edgeconf_tunnel_ok(const char *v, char *err, size_t errlen);
 
 static const struct conf_entry edge_table[] = {
 	{ "edge", "name", CONF_STRING, NULL, "ZT_EDGE_NAME", CONF_F_REQUIRED, 0, 0, NULL,
-	    edge_name_valid, "the edge's name, as in its certificate" },
+	    edgeconf_name_ok, "the edge's name, as in its certificate" },
 	{ "edge", "listen", CONF_HOSTPORT, "0.0.0.0:7844", NULL, CONF_F_MULTI,
 	    EDGECONF_DEFAULT_PORT, 0, NULL, NULL, "address and port to listen on (repeatable)" },
 	{ "edge", "public", CONF_HOSTPORT, NULL, NULL, CONF_F_MULTI, EDGECONF_DEFAULT_PORT, 0, NULL,
@@ -47,9 +47,9 @@ static const struct conf_entry edge_table[] = {
 	    "concurrent streams per client session" },
 	{ "edge", "max_streams_connector", CONF_INT, "65536", NULL, 0, 1, 1000000, NULL, NULL,
 	    "concurrent streams per connector session" },
-	{ "app *", "tunnel", CONF_STRING, NULL, NULL, 0, 0, 0, NULL, app_name_valid,
+	{ "app *", "tunnel", CONF_STRING, NULL, NULL, 0, 0, 0, NULL, edgeconf_tunnel_ok,
 	    "the tunnel that serves this app" },
-	{ "app *", "policy", CONF_STRING, NULL, NULL, CONF_F_MULTI, 0, 0, NULL, policy_rule_valid,
+	{ "app *", "policy", CONF_STRING, NULL, NULL, CONF_F_MULTI, 0, 0, NULL, edgeconf_policy_ok,
 	    "an access rule: allow|deny SELECTOR... (first that applies decides; default deny)" },
 	{ NULL, NULL, 0, NULL, NULL, 0, 0, 0, NULL, NULL, NULL },
 };
@@ -78,7 +78,7 @@ hostname_ok(const char *v)
 }
 
 static bool
-edge_name_valid(const char *v, char *err, size_t errlen)
+edgeconf_name_ok(const char *v, char *err, size_t errlen)
 {
 	if (hostname_ok(v))
 		return true;
@@ -87,7 +87,7 @@ edge_name_valid(const char *v, char *err, size_t errlen)
 }
 
 static bool
-app_name_valid(const char *v, char *err, size_t errlen)
+edgeconf_tunnel_ok(const char *v, char *err, size_t errlen)
 {
 	size_t len = strlen(v);
 
@@ -103,7 +103,7 @@ bad:
 }
 
 static bool
-policy_rule_valid(const char *v, char *err, size_t errlen)
+edgeconf_policy_ok(const char *v, char *err, size_t errlen)
 {
 	struct policy *p = policy_new();
 	bool ok = policy_add(p, v, err, errlen) == 0;

@@ -6,12 +6,15 @@
 
 #define ZT_SUITES(X) \
 	X(conf) \
+	X(conntoken) \
 	X(dns) \
 	X(dnscache) \
 	X(dnsconf) \
 	X(ev) \
 	X(ifaddr) \
+	X(ingress) \
 	X(log) \
+	X(policy) \
 	X(resolver) \
 	X(state) \
 	X(tls) \
