@@ -131,9 +131,11 @@ struct mux_session {
 	size_t			 nbuckets;
 	struct mux_workq	 workq;
 	struct evbuffer		*ctrl;		/* control frames waiting for room in the output */
-	size_t			 nctrl;
+	size_t			 nctrl;		/* of them, frames the peer elicited */
 	struct mux_bucket	 opens, resets, ctl[MUX_CTL_KINDS];
 	uint64_t		 last_rx;	/* ms: when the last whole frame arrived */
+	uint64_t		 ping_at;	/* ms: when our unanswered PING left */
+	uint64_t		 ka_due;	/* ms: when the keepalive timer should fire */
 	uint64_t		 ping_seq;
 	uint32_t		*checks;	/* CHECK ids in flight (max_checks of them) */
 	size_t			 nchecks;
@@ -195,7 +197,8 @@ static const struct {
 	uint16_t	 flags;		/* defined flags */
 } mux_type_rules[] = {
 	[MUX_HELLO] = { 1, MUX_MAX_HELLO, true, 0 },
-	[MUX_WELCOME] = { MUX_WELCOME_FIXED + 2, MUX_WELCOME_FIXED + 2 + MUX_MAX_HOSTNAME, true, 0 },
+	[MUX_WELCOME] = { MUX_WELCOME_FIXED + MUX_STR_LEN,
+	    MUX_WELCOME_FIXED + MUX_STR_LEN + MUX_MAX_HOSTNAME, true, 0 },
 	[MUX_OPEN] = { 3 * MUX_STR_LEN + 1, 3 * MUX_STR_LEN + MUX_MAX_HOSTNAME + MUX_MAX_IDENTITY +
 	    MUX_MAX_ADDR, false, 0 },
 	[MUX_OPEN_OK] = { 0, 0, false, 0 },
@@ -366,6 +369,7 @@ is_alnum(unsigned char c)
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
+/* Hostname rules of OPEN and HELLO (see mux.h); wildcards only where allowed. */
 bool
 mux_hostname_valid(const char *s, bool allow_wildcard)
 {
@@ -766,6 +770,7 @@ wr_field_text(struct mux_wr *w, uint16_t type, const char *s, size_t size)
 		wr_field(w, type, s, n);
 }
 
+/* Encodes a HELLO, refusing anything mux_hello_parse would refuse. */
 int
 mux_hello_encode(const struct mux_hello *h, uint8_t *buf, size_t len)
 {
@@ -847,6 +852,7 @@ mux_welcome_parse(const uint8_t *p, size_t len, struct mux_welcome *w)
 	return 0;
 }
 
+/* Encodes a WELCOME whose limits are within the ranges a client accepts. */
 int
 mux_welcome_encode(const struct mux_welcome *w, uint8_t *buf, size_t len)
 {
@@ -874,7 +880,8 @@ open_parse(const uint8_t *p, size_t len, char *hostname, struct mux_meta *meta)
 	struct mux_rd r = { p, len, 0 };
 	struct mux_meta m;
 
-	if (!rd_text(&r, hostname, MUX_MAX_HOSTNAME) || !rd_text(&r, m.identity, MUX_MAX_IDENTITY) ||
+	if (!rd_text(&r, hostname, MUX_MAX_HOSTNAME) ||
+	    !rd_text(&r, m.identity, MUX_MAX_IDENTITY) ||
 	    !rd_text(&r, m.client_addr, MUX_MAX_ADDR) || !rd_end(&r))
 		return "malformed OPEN";
 	if (!mux_hostname_valid(hostname, false))
@@ -896,6 +903,7 @@ mux_open_parse(const uint8_t *p, size_t len, char *hostname, struct mux_meta *me
 	return 0;
 }
 
+/* Encodes an OPEN: a hostname without wildcard and wire-text metadata. */
 int
 mux_open_encode(const char *hostname, const struct mux_meta *meta, uint8_t *buf, size_t len)
 {
@@ -1156,7 +1164,7 @@ output_len(const struct mux_session *s)
 static void
 ctrl_flush(struct mux_session *s)
 {
-	if (s->nctrl > 0 && output_len(s) < MUX_OUTPUT_HIGH) {
+	if (evbuffer_get_length(s->ctrl) > 0 && output_len(s) < MUX_OUTPUT_HIGH) {
 		evbuffer_add_buffer(bufferevent_get_output(s->bev), s->ctrl);
 		s->nctrl = 0;
 	}
@@ -1169,18 +1177,23 @@ pump_schedule(struct mux_session *s)
 		event_active(s->pump_ev, EV_TIMEOUT, 0);
 }
 
-/* Queues a control frame: written at once while the output has room, else kept in order; a
- * peer that lets too many pile up is not reading and is dropped. */
+/* Queues a control frame: written at once while the output has room, else kept in order.
+ * Frames the peer elicits (answers, credit, resets) are counted while they wait: a peer that
+ * lets too many pile up is not reading and is dropped. Our own OPEN, CHECK, GOAWAY and PING are
+ * bounded by the streams and checks the application makes, and not counted. */
 static void
 ctrl_frame(struct mux_session *s, uint8_t type, uint16_t flags, uint32_t stream, const void *p,
     size_t len)
 {
+	bool counted = type != MUX_OPEN && type != MUX_CHECK && type != MUX_GOAWAY &&
+	    !(type == MUX_PING && (flags & MUX_F_ACK) == 0);
+
 	if (s->state != MUX_S_OPEN || s->fail_pending || s->freed)
 		return;
 	frame_add(s->ctrl, type, flags, stream, p, len);
-	if (++s->nctrl > s->lim.max_control_queue) {
-		session_error(s, MUX_ENHANCE_YOUR_CALM, "the peer does not read: control queue full",
-		    false);
+	if (counted && ++s->nctrl > s->lim.max_control_queue) {
+		session_error(s, MUX_ENHANCE_YOUR_CALM,
+		    "the peer does not read: control queue full", false);
 		return;
 	}
 	ctrl_flush(s);
@@ -1219,6 +1232,7 @@ count_control(struct mux_session *s, enum mux_ctl_kind kind)
 
 /* --- streams ------------------------------------------------------------------------------- */
 
+/* A stream in the table with full windows both ways and one reference (the table's). */
 static struct mux_stream *
 stream_new(struct mux_session *s, uint32_t id, enum mux_stream_state state)
 {
@@ -1488,6 +1502,8 @@ session_fail(struct mux_session *s)
 
 /* --- the pump: control frames first, then DATA round-robin while the output has room ------- */
 
+/* Writes waiting control frames, then DATA round-robin (one frame per stream per turn) while
+ * the output is below its high watermark; closes streams that finished. */
 static void
 pump_run(struct mux_session *s)
 {
@@ -1511,7 +1527,7 @@ pump_run(struct mux_session *s)
 			work_remove(st);
 			continue;
 		}
-		if (s->nctrl > 0 || output_len(s) >= MUX_OUTPUT_HIGH)
+		if (evbuffer_get_length(s->ctrl) > 0 || output_len(s) >= MUX_OUTPUT_HIGH)
 			break;	/* the write callback resumes */
 		work_remove(st);
 		stream_ref(st);
@@ -1554,6 +1570,7 @@ keepalive_arm(struct mux_session *s, uint64_t ms)
 {
 	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000 * 1000) };
 
+	s->ka_due = now_ms() + ms;
 	evtimer_add(s->ka_ev, &tv);
 }
 
@@ -1568,6 +1585,7 @@ session_established(struct mux_session *s)
 	keepalive_arm(s, s->lim.keepalive_ms);
 }
 
+/* Server: a HELLO, parsed and handed to the application; its secrets are wiped after. */
 static void
 on_hello(struct mux_session *s, const struct mux_frame *f)
 {
@@ -1594,6 +1612,7 @@ done:
 	free(h);
 }
 
+/* Client: WELCOME; its limits become the session's. */
 static void
 on_welcome(struct mux_session *s, const struct mux_frame *f)
 {
@@ -1651,6 +1670,7 @@ refuse_open(struct mux_session *s, uint32_t id, uint16_t code, const char *reaso
 	count_reset(s);
 }
 
+/* The peer opens a stream: id rules, rate and concurrency limits, then the application. */
 static void
 on_open(struct mux_session *s, const struct mux_frame *f)
 {
@@ -1660,7 +1680,8 @@ on_open(struct mux_session *s, const struct mux_frame *f)
 	const char *err;
 
 	if (id_is_local(s, f->stream)) {
-		session_error(s, MUX_PROTOCOL_ERROR, "OPEN with a stream id of the other side", true);
+		session_error(s, MUX_PROTOCOL_ERROR, "OPEN with a stream id of the other side",
+		    true);
 		return;
 	}
 	if (f->stream <= s->highest_peer) {
@@ -1710,6 +1731,7 @@ frame_stream(struct mux_session *s, const struct mux_frame *f)
 	return NULL;
 }
 
+/* The peer accepted a stream of ours: data may flow. */
 static void
 on_open_ok(struct mux_session *s, const struct mux_frame *f)
 {
@@ -1729,6 +1751,7 @@ on_open_ok(struct mux_session *s, const struct mux_frame *f)
 	stream_unref(st);
 }
 
+/* DATA within the window goes to the stream's input; FIN half-closes; beyond it, a reset. */
 static void
 on_data(struct mux_session *s, const struct mux_frame *f)
 {
@@ -1737,7 +1760,8 @@ on_data(struct mux_session *s, const struct mux_frame *f)
 
 	if ((st = stream_find(s, f->stream)) == NULL) {
 		if (id_never_opened(s, f->stream))
-			session_error(s, MUX_PROTOCOL_ERROR, "DATA for a stream never opened", true);
+			session_error(s, MUX_PROTOCOL_ERROR, "DATA for a stream never opened",
+			    true);
 		else if (f->length == 0 && !fin)
 			count_control(s, MUX_CTL_EMPTY);
 		return;
@@ -1778,6 +1802,7 @@ on_data(struct mux_session *s, const struct mux_frame *f)
 	stream_unref(st);
 }
 
+/* Credit for a stream of ours; the writer hears of it if it was waiting. */
 static void
 on_window(struct mux_session *s, const struct mux_frame *f)
 {
@@ -1815,6 +1840,7 @@ on_window(struct mux_session *s, const struct mux_frame *f)
 	}
 }
 
+/* The peer resets a stream; it ends at once. */
 static void
 on_reset(struct mux_session *s, const struct mux_frame *f)
 {
@@ -1846,6 +1872,7 @@ on_ping(struct mux_session *s, const struct mux_frame *f)
 		ctrl_frame(s, MUX_PING, MUX_F_ACK, 0, f->payload, 8);
 }
 
+/* The peer opens no new streams and accepts none; the first GOAWAY is reported. */
 static void
 on_goaway(struct mux_session *s, const struct mux_frame *f)
 {
@@ -1888,6 +1915,7 @@ check_answer(struct mux_session *s, uint32_t id, uint16_t code, const char *reas
 	ctrl_frame(s, MUX_CHECK_OK, 0, 0, p, reason_payload(p, rid, 4, code, reason));
 }
 
+/* Server: a CHECK, bounded in rate and in number waiting, handed to the application. */
 static void
 on_check(struct mux_session *s, const struct mux_frame *f)
 {
@@ -1924,6 +1952,7 @@ on_check(struct mux_session *s, const struct mux_frame *f)
 	s->cbs.check(s, id, hostname, s->arg);
 }
 
+/* Client: the answer to a CHECK in flight. */
 static void
 on_check_ok(struct mux_session *s, const struct mux_frame *f)
 {
@@ -2075,6 +2104,7 @@ write_cb(struct bufferevent *bev, void *arg)
 	session_unref(s);
 }
 
+/* EOF or error on the connection: the session ends (with the GOAWAY's reason if any). */
 static void
 event_cb(struct bufferevent *bev, short what, void *arg)
 {
@@ -2089,7 +2119,8 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 		goto done;
 	if (s->state == MUX_S_CLOSING)
 		session_finish(s, s->fail_code, s->fail_reason);
-	else if ((what & BEV_EVENT_EOF) != 0 && s->goaway_recv)
+	else if (s->goaway_recv && ((what & BEV_EVENT_EOF) != 0 || s->goaway_code != MUX_OK))
+		/* The GOAWAY said why; the end of the connection follows from it. */
 		session_finish(s, s->goaway_code, s->goaway_reason[0] != '\0' ? s->goaway_reason :
 		    "connection closed after GOAWAY");
 	else if ((what & BEV_EVENT_EOF) != 0)
@@ -2105,6 +2136,7 @@ done:
 
 /* --- timers -------------------------------------------------------------------------------- */
 
+/* The set-up deadline: no HELLO, no decision on it, or no WELCOME in time. */
 static void
 hello_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -2118,18 +2150,22 @@ hello_timeout_cb(evutil_socket_t fd, short what, void *arg)
 		    s->lim.hello_timeout_ms);
 		session_error(s, MUX_TIMEOUT, reason, true);
 	} else if (s->state == MUX_S_NEW || s->state == MUX_S_WELCOME) {
-		snprintf(reason, sizeof(reason), "no WELCOME within %u ms", s->lim.hello_timeout_ms);
+		snprintf(reason, sizeof(reason), "no WELCOME within %u ms",
+		    s->lim.hello_timeout_ms);
 		session_error(s, MUX_TIMEOUT, reason, s->state == MUX_S_WELCOME);
 	}
 	session_unref(s);
 }
 
-/* PING after keepalive_ms of silence; dead after twice that. Only whole frames count. */
+/* PING after keepalive_ms of silence; dead after twice that, once a PING has had keepalive_ms
+ * to be answered. A timer that fires late means our own loop was stalled: the answer may be
+ * waiting unread, so the verdict waits for the loop to run again. Only whole frames count. */
 static void
 keepalive_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct mux_session *s = arg;
-	uint64_t now = now_ms(), idle, k = s->lim.keepalive_ms;
+	uint64_t now = now_ms(), idle, asked, k = s->lim.keepalive_ms, wait;
+	bool late = now > s->ka_due + k / 2;
 	char reason[MUX_MAX_REASON + 1];
 	uint8_t p[8];
 
@@ -2137,22 +2173,29 @@ keepalive_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	session_ref(s);
 	idle = now > s->last_rx ? now - s->last_rx : 0;
-	if (idle >= 2 * k) {
+	asked = now > s->ping_at ? now - s->ping_at : 0;
+	if (idle < k) {
+		s->ping_out = false;
+		keepalive_arm(s, k - idle);
+	} else if (!s->ping_out) {
+		s->ping_out = true;
+		s->ping_at = now;
+		s->ping_seq++;
+		for (int i = 0; i < 8; i++)
+			p[i] = (uint8_t)(s->ping_seq >> (56 - 8 * i));
+		ctrl_frame(s, MUX_PING, 0, 0, p, sizeof(p));
+		keepalive_arm(s, k);	/* idle >= k: by then idle >= 2k and the PING had k */
+	} else if (late) {
+		keepalive_arm(s, k / 2 > 0 ? k / 2 : 1);
+	} else if (idle >= 2 * k && asked >= k) {
 		snprintf(reason, sizeof(reason), "nothing received for %llu ms",
 		    (unsigned long long)idle);
 		session_finish(s, MUX_TIMEOUT, reason);
-	} else if (idle >= k) {
-		if (!s->ping_out) {
-			s->ping_out = true;
-			s->ping_seq++;
-			for (int i = 0; i < 8; i++)
-				p[i] = (uint8_t)(s->ping_seq >> (56 - 8 * i));
-			ctrl_frame(s, MUX_PING, 0, 0, p, sizeof(p));
-		}
-		keepalive_arm(s, 2 * k - idle);
 	} else {
-		s->ping_out = false;
-		keepalive_arm(s, k - idle);
+		wait = idle < 2 * k ? 2 * k - idle : 1;
+		if (asked < k && k - asked > wait)
+			wait = k - asked;
+		keepalive_arm(s, wait);
 	}
 	session_unref(s);
 }
@@ -2201,11 +2244,12 @@ limits_resolve(struct mux_limits *l, bool server)
 		return "initial_window above 2^31-1";
 	if (l->keepalive_ms < MUX_KEEPALIVE_MIN || l->keepalive_ms > MUX_KEEPALIVE_MAX)
 		return "keepalive_ms outside 10..86400000";
-	if (l->max_checks > 65536)
-		return "max_checks above 65536";
+	if (l->max_checks > 1024)
+		return "max_checks above 1024";
 	return NULL;
 }
 
+/* A session over bev, waiting for HELLO (server) or for mux_send_hello (client). */
 struct mux_session *
 mux_session_new(struct event_base *base, struct bufferevent *bev, bool server,
     const struct mux_limits *limits, const struct mux_session_cbs *cbs, void *arg)
@@ -2269,6 +2313,37 @@ fail:
 	return NULL;
 }
 
+/* Before WELCOME: new limits (a server learns in HELLO who the peer is); no stream or CHECK
+ * exists yet, so only the buckets and the CHECK table are made again. */
+int
+mux_session_set_limits(struct mux_session *s, const struct mux_limits *limits)
+{
+	struct mux_limits lim = { 0 };
+	const char *err;
+	uint64_t now = now_ms();
+
+	if (limits != NULL)
+		lim = *limits;
+	if (s->fail_pending || s->freed || (s->state != MUX_S_HELLO && s->state != MUX_S_AUTH &&
+	    s->state != MUX_S_NEW && s->state != MUX_S_WELCOME)) {
+		log_errorx("mux_session_set_limits: limits are set before WELCOME");
+		return -1;
+	}
+	if ((err = limits_resolve(&lim, s->server)) != NULL) {
+		log_errorx("mux_session_set_limits: invalid limits: %s", err);
+		return -1;
+	}
+	s->lim = lim;
+	free(s->checks);
+	s->checks = xcalloc(lim.max_checks, sizeof(*s->checks));
+	s->nchecks = 0;
+	bucket_init(&s->opens, lim.open_rate, lim.open_burst, now);
+	bucket_init(&s->resets, lim.reset_rate, lim.reset_burst, now);
+	for (int i = 0; i < MUX_CTL_KINDS; i++)
+		bucket_init(&s->ctl[i], lim.control_rate, lim.control_burst, now);
+	return 0;
+}
+
 /* Frees everything now; splices of the streams are told (their done callbacks run). */
 static void
 session_destroy(struct mux_session *s)
@@ -2290,6 +2365,7 @@ session_destroy(struct mux_session *s)
 	free(s);
 }
 
+/* Frees at once, or when the outermost mux handler returns if called from a callback. */
 void
 mux_session_free(struct mux_session *s)
 {
@@ -2306,6 +2382,7 @@ mux_session_free(struct mux_session *s)
 	session_destroy(s);
 }
 
+/* Client: sends HELLO, the first frame; the encoded secrets are wiped from the stack. */
 int
 mux_send_hello(struct mux_session *s, const struct mux_hello *hello)
 {
@@ -2328,6 +2405,7 @@ done:
 	return ret;
 }
 
+/* Server: answers the HELLO waiting with WELCOME carrying the session's own limits. */
 int
 mux_welcome(struct mux_session *s, const struct mux_welcome *w)
 {
@@ -2336,7 +2414,11 @@ mux_welcome(struct mux_session *s, const struct mux_welcome *w)
 	struct mux_welcome ours = *w;
 	int n;
 
-	if (!s->server || s->state != MUX_S_AUTH || s->fail_pending || s->freed) {
+	if (s->fail_pending || s->state >= MUX_S_CLOSING || s->freed) {
+		log_debug("mux %s: not welcomed: the session is closing", s->name);
+		return -1;
+	}
+	if (!s->server || s->state != MUX_S_AUTH) {
 		log_errorx("mux_welcome: no HELLO is waiting for an answer");
 		return -1;
 	}
@@ -2413,6 +2495,7 @@ mux_session_bev(const struct mux_session *s)
 	return s->bev;
 }
 
+/* Client: sends CHECK for hostname; the id stays in flight until CHECK_OK. */
 int
 mux_check(struct mux_session *s, uint32_t id, const char *hostname)
 {
@@ -2456,6 +2539,7 @@ mux_check_reply(struct mux_session *s, uint32_t id, uint16_t code, const char *r
 
 /* --- streams: the application's side ------------------------------------------------------- */
 
+/* Opens a stream of ours (next odd or even id); data may be queued before OPEN_OK. */
 struct mux_stream *
 mux_stream_open(struct mux_session *s, const char *hostname, const struct mux_meta *meta,
     const struct mux_stream_cbs *cbs, void *arg)
@@ -2506,6 +2590,7 @@ mux_stream_accept(struct mux_stream *st)
 	return 0;
 }
 
+/* Resets a stream: RESET to the peer, queued data dropped, closed callback at once. */
 void
 mux_stream_reset(struct mux_stream *st, uint16_t code, const char *reason)
 {
@@ -2522,6 +2607,7 @@ mux_stream_reset(struct mux_stream *st, uint16_t code, const char *reason)
 	session_unref(s);
 }
 
+/* Queues all of data or nothing, within the write space. */
 bool
 mux_stream_write(struct mux_stream *st, const void *data, size_t len)
 {
@@ -2539,6 +2625,7 @@ mux_stream_write(struct mux_stream *st, const void *data, size_t len)
 	return true;
 }
 
+/* Moves as much of buf into the stream as the write space allows. */
 size_t
 mux_stream_write_buffer(struct mux_stream *st, struct evbuffer *buf, size_t len)
 {
@@ -2585,6 +2672,7 @@ mux_stream_input(struct mux_stream *st)
 	return st->in;
 }
 
+/* Returns credit for data that left the input, in WINDOWs of a quarter window or more. */
 void
 mux_stream_consumed(struct mux_stream *st, size_t n)
 {
@@ -2661,7 +2749,7 @@ splice_finish(struct mux_splice *sp, uint16_t code, const char *reason)
 		return;
 	sp->finished = true;
 	splice_ref(sp);
-	if (code != MUX_OK || sp->code == MUX_OK) {
+	if ((code != MUX_OK || sp->code == MUX_OK) && reason != sp->reason) {
 		sp->code = code;
 		reason_copy(sp->reason, reason);
 	}
@@ -2674,7 +2762,7 @@ splice_finish(struct mux_splice *sp, uint16_t code, const char *reason)
 	}
 	if (sp->done != NULL)
 		sp->done(sp->arg, sp->code, sp->reason);
-	splice_unref(sp);	/* the reference of the running relay */
+	sp->refs--;	/* the running relay's reference; ours, taken above, keeps sp alive */
 	splice_unref(sp);
 }
 
@@ -2748,6 +2836,7 @@ sbev_write_cb(struct bufferevent *bev, void *arg)
 	splice_unref(sp);
 }
 
+/* bev: EOF becomes FIN (after what was read); an error ends the relay. */
 static void
 sbev_event_cb(struct bufferevent *bev, short what, void *arg)
 {
@@ -2886,6 +2975,7 @@ splice_new(struct mux_stream *st, struct mux_stream *st2,
 	return sp;
 }
 
+/* Relays between st and a socket bufferevent with back-pressure both ways. */
 int
 mux_splice_bev(struct mux_stream *st, struct bufferevent *bev,
     void (*done)(void *, uint16_t, const char *), void *arg)
@@ -2916,6 +3006,7 @@ mux_splice_bev(struct mux_stream *st, struct bufferevent *bev,
 	return 0;
 }
 
+/* Relays between two streams, OPEN_OK, data, credit, FIN and RESET included. */
 int
 mux_splice_streams(struct mux_stream *a, struct mux_stream *b,
     void (*done)(void *, uint16_t, const char *), void *arg)

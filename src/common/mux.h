@@ -123,23 +123,24 @@ struct mux_meta {
 	char		 client_addr[MUX_MAX_ADDR + 1];		/* "203.0.113.7:51234", "" */
 };
 
-/* Limits of a session (doc/protocol.md, "Limits"); zero fields take the defaults. */
+/* Limits of a session (doc/protocol.md, "Limits"); zero fields take the defaults (in
+ * parentheses). A client takes initial_window and keepalive_ms from WELCOME instead. */
 struct mux_limits {
 	uint32_t	 max_streams;		/* concurrent streams the peer may open (server
-						 * default 1024, client 65536) */
-	uint32_t	 initial_window;	/* bytes, per stream and direction (256 KiB); a
-						 * client takes the WELCOME's instead */
-	uint32_t	 keepalive_ms;		/* PING after this much silence; dead after 2x (10 s);
-						 * a client takes the WELCOME's instead */
-	uint32_t	 hello_timeout_ms;	/* HELLO (server) or WELCOME (client) within this (10 s) */
+						 * 1024, client 65536) */
+	uint32_t	 initial_window;	/* bytes, per stream and direction (256 KiB) */
+	uint32_t	 keepalive_ms;		/* PING after this much silence, dead after
+						 * twice that (10 s) */
+	uint32_t	 hello_timeout_ms;	/* HELLO (server) or WELCOME (client) within
+						 * this (10 s) */
 	uint32_t	 open_rate, open_burst;	/* stream opens and CHECKs per second (200, 1000) */
-	uint32_t	 reset_rate, reset_burst;	/* resets received + sent because of the peer
-						 * per second (200, 1000) */
-	uint32_t	 control_rate;		/* PINGs, stray WINDOWs, empty DATA, repeated GOAWAYs
-						 * per second, each (100) */
+	uint32_t	 reset_rate, reset_burst;	/* resets received and sent because of the
+						 * peer, per second (200, 1000) */
+	uint32_t	 control_rate;		/* PINGs, stray WINDOWs, empty DATA, repeated
+						 * GOAWAYs per second, each (100) */
 	uint32_t	 control_burst;		/* their burst (1000) */
 	uint32_t	 max_control_queue;	/* queued control frames before giving up (1024) */
-	uint32_t	 max_checks;		/* CHECKs in flight (16) */
+	uint32_t	 max_checks;		/* CHECKs in flight (16, at most 1024) */
 };
 
 /* Session callbacks; arg is the session's. Any callback may free the session (mux_close or
@@ -191,6 +192,10 @@ struct mux_stream_cbs {
  * sends HELLO with mux_send_hello(). Returns NULL after logging (invalid limits). */
 struct mux_session *mux_session_new(struct event_base *base, struct bufferevent *bev, bool server,
 		    const struct mux_limits *limits, const struct mux_session_cbs *cbs, void *arg);
+/* Replaces the limits before WELCOME: a server calls it from its hello callback, once it knows
+ * the peer's role, before mux_welcome() sends them (e.g. max_streams 1024 for a client, 65536
+ * for a connector). The HELLO deadline keeps running. -1 after logging when invalid or late. */
+int		 mux_session_set_limits(struct mux_session *s, const struct mux_limits *limits);
 /* Client side: sends HELLO (the first frame). Returns -1 after logging if hello is not valid
  * or HELLO was already sent. */
 int		 mux_send_hello(struct mux_session *s, const struct mux_hello *hello);
@@ -220,7 +225,8 @@ struct bufferevent *mux_session_bev(const struct mux_session *s);
  * -1 after logging when not established, the id is already in flight or max_checks are.
  * Server: answers a CHECK; -1 after logging if that id is not waiting for an answer. */
 int		 mux_check(struct mux_session *s, uint32_t id, const char *hostname);
-int		 mux_check_reply(struct mux_session *s, uint32_t id, uint16_t code, const char *reason);
+int		 mux_check_reply(struct mux_session *s, uint32_t id, uint16_t code,
+		    const char *reason);
 
 /* Opens a stream for hostname with metadata (may be NULL). NULL if the session cannot open
  * streams (not established, draining, as many as the peer allows, ids exhausted) or the
@@ -228,7 +234,8 @@ int		 mux_check_reply(struct mux_session *s, uint32_t id, uint16_t code, const c
 struct mux_stream *mux_stream_open(struct mux_session *s, const char *hostname,
 		    const struct mux_meta *meta, const struct mux_stream_cbs *cbs, void *arg);
 /* Sets (copies) the callbacks; cbs NULL clears them. Ignored on a spliced stream. */
-void		 mux_stream_set_cbs(struct mux_stream *st, const struct mux_stream_cbs *cbs, void *arg);
+void		 mux_stream_set_cbs(struct mux_stream *st, const struct mux_stream_cbs *cbs,
+		    void *arg);
 /* Accepts a stream the peer opened (OPEN_OK). -1 after logging if it is not waiting. */
 int		 mux_stream_accept(struct mux_stream *st);
 /* Resets the stream with a code (MUX_OK is sent as MUX_CANCEL) and reason; queued data is
@@ -306,7 +313,8 @@ int		 mux_welcome_parse(const uint8_t *p, size_t len, struct mux_welcome *w);
 int		 mux_welcome_encode(const struct mux_welcome *w, uint8_t *buf, size_t len);
 /* OPEN payload: hostname (MUX_MAX_HOSTNAME + 1 bytes, no wildcard) and metadata (may be
  * NULL when parsing or encoding). */
-int		 mux_open_parse(const uint8_t *p, size_t len, char *hostname, struct mux_meta *meta);
+int		 mux_open_parse(const uint8_t *p, size_t len, char *hostname,
+		    struct mux_meta *meta);
 int		 mux_open_encode(const char *hostname, const struct mux_meta *meta, uint8_t *buf,
 		    size_t len);
 /* RESET/GOAWAY/CHECK_OK payloads share "code + reason" after their fixed fields (GOAWAY: the

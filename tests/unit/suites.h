@@ -14,6 +14,7 @@
 	X(ifaddr) \
 	X(ingress) \
 	X(log) \
+	X(mux) \
 	X(policy) \
 	X(resolver) \
 	X(state) \
