@@ -143,6 +143,19 @@ local_opened(struct mux_stream *st, void *arg)
 	local_free(lc);
 }
 
+/* Closes a local connection that never got its stream with a reset (SO_LINGER 0): its client
+ * sees an error, not a clean close that looks like an empty answer. */
+static void
+local_reset(struct local *lc)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	evutil_socket_t fd;
+
+	if (lc->bev != NULL && !lc->a->stdio && (fd = bufferevent_getfd(lc->bev)) != -1)
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	local_free(lc);
+}
+
 static void
 local_refused(struct mux_stream *st, uint16_t code, const char *reason, void *arg)
 {
@@ -152,7 +165,7 @@ local_refused(struct mux_stream *st, uint16_t code, const char *reason, void *ar
 	log_warnx("the edge refused a connection to %s: %s (%s)", a->hostname,
 	    reason != NULL && *reason != '\0' ? reason : "no reason given", mux_code_name(code));
 	lc->st = NULL;
-	local_free(lc);
+	local_reset(lc);
 	if (a->stdio) {
 		a->exit_status = 1;
 		event_base_loopbreak(a->base);
@@ -187,7 +200,7 @@ local_wait_over(void *arg)
 
 	log_warnx("no session to the edge for %d s: closing a local connection",
 	    ACCESS_WAIT_MS / 1000);
-	local_free(lc);
+	local_reset(lc);
 }
 
 static void

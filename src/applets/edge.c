@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -72,6 +73,7 @@ struct peer {
 	char		 connector_id[33];
 	char		 session_id[33];
 	size_t		 streams;	/* streams in progress on our side */
+	bool		 hello;		/* its HELLO came: the decision is audited */
 };
 
 /* A client stream on its way to a connector, then joined to it. */
@@ -254,6 +256,7 @@ peer_hello(struct mux_session *s, const struct mux_hello *h, void *arg)
 	enum state_verdict v;
 	time_t now = time(NULL);
 
+	p->hello = true;
 	tls_bufferevent_alpn(mux_session_bev(s), alpn, sizeof(alpn));
 	if (strcmp(alpn, EDGE_ALPN) != 0) {
 		audit(e, "session", false, p, NULL, NULL, "the client did not negotiate ALPN zt/1",
@@ -270,6 +273,8 @@ peer_hello(struct mux_session *s, const struct mux_hello *h, void *arg)
 
 	if (h->role == MUX_ROLE_CONNECTOR) {
 		if (!h->has_tunnel_id || !h->has_tunnel_secret) {
+			audit(e, "session", false, p, NULL, NULL, "no tunnel id or secret",
+			    MUX_AUTH_FAILED);
 			mux_close(s, MUX_AUTH_FAILED, "a connector must send its tunnel id and secret");
 			return;
 		}
@@ -330,6 +335,7 @@ peer_hello(struct mux_session *s, const struct mux_hello *h, void *arg)
 		    p->auth.previous ? "service token verified (previous secret, in its grace)" :
 		    "service token verified", MUX_OK);
 	} else {
+		audit(e, "session", false, p, NULL, NULL, "unknown role", MUX_PROTOCOL_ERROR);
 		mux_close(s, MUX_PROTOCOL_ERROR, "unknown role");
 		return;
 	}
@@ -529,11 +535,19 @@ peer_closed(struct mux_session *s, uint16_t code, const char *reason, void *arg)
 		log_info("tunnel %s: connection from %s closed: %s%s%s", p->tunnel, p->addr,
 		    mux_code_name(code), reason != NULL && *reason != '\0' ? ": " : "",
 		    reason != NULL ? reason : "");
-	else if (p->state == PEER_HELLO)
-		log_info("connection from %s closed before it authenticated: %s%s%s", p->addr,
+	else if (p->state == PEER_HELLO) {
+		char why[MUX_MAX_REASON + 64];
+
+		snprintf(why, sizeof(why), "closed before it authenticated: %s%s%s",
 		    mux_code_name(code), reason != NULL && *reason != '\0' ? ": " : "",
 		    reason != NULL ? reason : "");
-	else
+		log_info("connection from %s %s", p->addr, why);
+		/* Refusals after HELLO are audited where they are decided; these are the
+		 * connections that never got that far (not TLS, no HELLO in time, bad frames). */
+		if (!p->hello)
+			audit(p->e, "session", false, p, NULL, NULL, why,
+			    code == MUX_OK ? MUX_CANCEL : code);
+	} else
 		log_debug("client session from %s closed: %s", p->addr, mux_code_name(code));
 	peer_free(p);
 }
@@ -553,11 +567,15 @@ edge_accept(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 	struct mux_limits lim;
 	struct bufferevent *bev;
 	struct peer *p;
+	int one = 1;
 
 	if (e->stopping) {
 		close(fd);
 		return;
 	}
+	/* Frames are relayed as they come: Nagle's wait for an ACK (delayed up to 40 ms by
+	 * the peer) would be paid on each hop of every request and reply. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if ((bev = tls_bufferevent_new(e->base, e->tls, fd, true, NULL)) == NULL)
 		return;	/* fd is closed by tls_bufferevent_new */
 	p = xcalloc(1, sizeof(*p));

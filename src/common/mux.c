@@ -2741,7 +2741,21 @@ splice_side(const struct mux_splice *sp, const struct mux_stream *st)
 	return sp->st[0] == st ? 0 : 1;
 }
 
-/* Ends the relay once: streams still open are reset, bev is freed, done is called. */
+/* A relay that failed closes its socket with a reset (SO_LINGER 0), not a FIN: the program at
+ * the other end sees an error, never a clean end after short data. A non-socket (a pipe in
+ * stdio mode) has no such thing and is closed as it is. */
+static void
+abort_close(struct bufferevent *bev)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	evutil_socket_t fd = bufferevent_getfd(bev);
+
+	if (fd != -1)
+		(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
+/* Ends the relay once: streams still open are reset, bev is freed (a socket with a reset when
+ * the relay failed), done is called. */
 static void
 splice_finish(struct mux_splice *sp, uint16_t code, const char *reason)
 {
@@ -2757,6 +2771,8 @@ splice_finish(struct mux_splice *sp, uint16_t code, const char *reason)
 		if (sp->st[i] != NULL)
 			mux_stream_reset(sp->st[i], sp->code, sp->reason);
 	if (sp->bev != NULL) {
+		if (sp->code != MUX_OK)
+			abort_close(sp->bev);
 		bufferevent_free(sp->bev);
 		sp->bev = NULL;
 	}
