@@ -66,6 +66,7 @@ class Session:
         self.keep = keep
         self.realtime = realtime
         self.procs = []
+        self.cleanups = []      # functions close() calls after stopping the processes
         self.reaper = subprocess.Popen([sys.executable, "-c", REAPER, self.dir],
                                        stdin=subprocess.PIPE, start_new_session=True)
 
@@ -115,6 +116,11 @@ class Session:
     def close(self):
         for p in reversed(list(self.procs)):
             self.stop(p)
+        for fn in reversed(self.cleanups):
+            try:
+                fn()
+            except Exception as e:      # a cleanup that fails must not stop the others
+                print("bench: cleanup: %s" % e, file=sys.stderr)
         try:
             self.reaper.stdin.write(b"done\n")
             self.reaper.stdin.close()
@@ -184,6 +190,47 @@ def proc_cpu(pid):
     except (OSError, ValueError, IndexError):
         total = user + system
     return total, user, system
+
+
+def _stat_fields(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def tree_pids(roots):
+    """The processes in the trees under roots (the roots included), from /proc."""
+    children = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            ppid = int(_stat_fields(int(d))[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(d))
+    out, todo = [], list(roots)
+    while todo:
+        pid = todo.pop()
+        if pid in out:
+            continue
+        out.append(pid)
+        todo.extend(children.get(pid, ()))
+    return out
+
+
+def tree_cpu(roots):
+    """CPU seconds used so far by the processes under roots (every thread, living or not, and
+    the children they reaped): utime + stime + cutime + cstime of /proc/PID/stat, summed over
+    the trees. Clock ticks (10 ms); for multi-threaded and forking peers alike (stunnel makes a
+    thread per connection, sshd a process per session)."""
+    total = 0
+    for pid in tree_pids(roots):
+        try:
+            fields = _stat_fields(pid)
+        except OSError:
+            continue
+        total += sum(int(x) for x in fields[11:15])
+    return total / CLK_TCK
 
 
 def proc_status_kib(pid, key):
@@ -277,6 +324,9 @@ def machine_info(top, zt):
         "zt": zt_version,
         "dnsmasq": _first_line(["/usr/sbin/dnsmasq", "--version"], "version"),
         "dnsperf": _first_line(["dnsperf", "-h"], "Version"),
+        "stunnel": _first_line(["stunnel", "-version"], r"^stunnel "),
+        "iperf3": _first_line(["iperf3", "--version"], r"^iperf "),
+        "openssh": _first_line(["ssh", "-V"], "OpenSSH"),
         "python": platform.python_version(),
         "commit": commit if commit and re.fullmatch(r"[0-9a-f]{40}", commit) else None,
     }
@@ -294,13 +344,18 @@ def fmt(v, digits=None):
     return "%.*f" % (digits, v)
 
 
-def print_table(title, notes, peers, rows):
-    """Prints one comparison table. rows: (label, digits, [value per peer], ratio, goal text)."""
-    head = ["", *peers, "%s/%s" % (peers[0], peers[1]), ""]
+def print_table(title, notes, peers, rows, ratio_heads=None):
+    """Prints one comparison table. rows: (label, digits, [value per peer], ratio, goal text).
+    With ratio_heads (a list of column titles), ratio is a list of as many ratios (an empty
+    list: no ratio columns); without, one column peers[0]/peers[1]."""
+    if ratio_heads is None:
+        ratio_heads = ["%s/%s" % (peers[0], peers[1])]
+        rows = [(label, digits, values, [r], goal) for label, digits, values, r, goal in rows]
+    head = ["", *peers, *ratio_heads, ""]
     body = []
-    for label, digits, values, r, goal in rows:
+    for label, digits, values, rs, goal in rows:
         body.append([label, *[fmt(v, digits) for v in values],
-                     "-" if r is None else "%.2f" % r, goal or ""])
+                     *["-" if r is None else "%.2f" % r for r in rs], goal or ""])
     widths = [max(len(str(row[i])) for row in [head] + body) for i in range(len(head))]
     print()
     print(title)

@@ -216,6 +216,8 @@ origin_connected(evutil_socket_t fd, short what, void *arg)
 	if (err != 0) {
 		snprintf(reason, sizeof(reason), "connect to %s: %s", o->target, strerror(err));
 		log_warnx("stream for %s: %s", o->rule->hostname, reason);
+		/* The reset runs the closed callback at once: detach o first, it is freed here. */
+		mux_stream_set_cbs(o->st, NULL, NULL);
 		mux_stream_reset(o->st, MUX_ORIGIN_UNREACHABLE, reason);
 		origin_free(o);
 		return;
@@ -226,6 +228,7 @@ origin_connected(evutil_socket_t fd, short what, void *arg)
 	    mux_splice_bev(o->st, bev, stream_done, c) == -1) {
 		if (bev != NULL)
 			bufferevent_free(bev);
+		mux_stream_set_cbs(o->st, NULL, NULL);
 		mux_stream_reset(o->st, MUX_INTERNAL, "cannot join the origin");
 		origin_free(o);
 		return;

@@ -14,7 +14,9 @@ zn_edge_init "handshake_timeout = 2s"
 zn_app data.test data "allow token:ci" "allow token:rev" "allow token:exp2" "allow token:exp6"
 zn_app other.test other "allow token:otherapp"
 zn_app gone.test gone "allow token:ci"
+zn_app dead.test dead "allow token:ci"
 zn_tunnel_create data
+zn_tunnel_create dead
 zn_tunnel_create gone
 zn_token_create ci
 zn_token_create rev
@@ -179,6 +181,28 @@ t_check "tunnel gone deleted: its connector is dropped and exits 1" \
 	refused gone 1 'the edge refused this tunnel'
 t_check "tunnel deleted: audited (revoke, deny, tunnel:gone, AUTH_REVOKED)" \
 	audited '"event":"revoke"' "$DENY" '"identity":"tunnel:gone"' '"code":"AUTH_REVOKED"'
+t_check "... and the good client still works" good
+
+# --- an origin that is down ------------------------------------------------------------------
+# The connector's service refuses connections: the client's connection is reset with the
+# reason, and the connector itself keeps running and serving.
+DEAD_PORT=$(zn_free_port)
+zn_connector deadconn dead dead.test "tcp://127.0.0.1:$DEAD_PORT"
+t_check "a connector for a service that is down still registers" zn_connector_wait deadconn 4
+zn_sidecar deadside ci dead.test
+t_check "... and its sidecar opens its port" zn_sidecar_wait deadside
+mark
+for k in 1 2 3; do
+	timeout 15 "$ZTIO" echo 127.0.0.1 "$(zn_port deadside)" 1024 5 >"$T_DIR/dead.out" 2>&1
+	DEAD_RC=$?
+done
+t_check "origin down: the client's connection ends in an error (status 3), not a clean EOF" \
+	test "$DEAD_RC" -eq 3
+t_check "origin down: the sidecar names the reason (ORIGIN_UNREACHABLE)" \
+	grep -q "connect to 127.0.0.1:$DEAD_PORT: Connection refused (ORIGIN_UNREACHABLE)" \
+	"$T_DIR/deadside.log"
+t_check "origin down: the connector survives three refused dials and keeps its connections" \
+	eval 'zn_alive deadconn && zn_connector_wait deadconn 4 2'
 t_check "... and the good client still works" good
 
 # --- peers that are not zt clients -----------------------------------------------------------
