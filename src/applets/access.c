@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <sys/types.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -122,8 +123,10 @@ local_done(void *arg, uint16_t code, const char *reason)
 	if (code != MUX_OK && code != MUX_CANCEL)
 		log_warnx("connection to %s ended: %s%s%s", a->hostname, mux_code_name(code),
 		    reason != NULL && *reason != '\0' ? ": " : "", reason != NULL ? reason : "");
-	if (a->stdio)
-		event_base_loopbreak(a->base);
+	/* stdio mode: the exit status says whether the one connection ended well; the relay
+	 * stops the loop once what the stream carried has reached stdout. */
+	if (a->stdio && code != MUX_OK)
+		a->exit_status = 1;
 }
 
 static void
@@ -153,6 +156,8 @@ local_reset(struct local *lc)
 
 	if (lc->bev != NULL && !lc->a->stdio && (fd = bufferevent_getfd(lc->bev)) != -1)
 		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	if (lc->a->stdio)
+		lc->a->exit_status = 1;	/* the one connection failed */
 	local_free(lc);
 }
 
@@ -206,8 +211,21 @@ local_wait_over(void *arg)
 static void
 local_event(struct bufferevent *bev, short what, void *arg)
 {
-	/* The local side went away while waiting for the edge. */
-	local_free(arg);
+	struct local *lc = arg;
+
+	/* A half-close while waiting for the stream (a client that sent its request and shut
+	 * its side): EOF is seen again by the relay once it reads, and becomes FIN then. */
+	if ((what & BEV_EVENT_EOF) != 0 && (what & BEV_EVENT_ERROR) == 0) {
+		bufferevent_disable(bev, EV_READ);
+		return;
+	}
+	/* The local connection failed while waiting for the edge. */
+	if (lc->st != NULL) {
+		mux_stream_set_cbs(lc->st, NULL, NULL);
+		mux_stream_reset(lc->st, MUX_CANCEL, "the local connection failed");
+		lc->st = NULL;
+	}
+	local_free(lc);
 }
 
 static struct local *
@@ -241,11 +259,53 @@ local_accept(int fd, const struct sockaddr *sa, socklen_t len, void *arg)
 }
 
 /* stdin/stdout mode: fds 0 and 1 are usually two pipes (ssh ProxyCommand), and a stream is
- * spliced to one socket, so a socketpair sits between: its far end is relayed to fds 0 and 1. */
+ * spliced to one socket, so a socketpair sits between: its far end is relayed to fds 0 and 1.
+ * A regular file or /dev/null cannot be polled: such an fd is read or written directly, in
+ * turns of the loop (neither ever blocks for long). The process exits once the stream has
+ * ended and everything it carried has reached stdout. */
+#define STDIO_HIGH	(256 * 1024)	/* bytes waiting before the reading side pauses */
+
 struct stdio_relay {
-	struct bufferevent *in, *out, *sock;
+	struct access	*a;
+	struct bufferevent *in, *out, *sock;	/* in, out: NULL when not pollable */
+	struct event	*in_ev;		/* stdin not pollable: reads in turns of the loop */
 	bool		 in_eof;
+	bool		 sock_eof;	/* the stream's end arrived: flush, then exit */
 };
+
+static struct stdio_relay *stdio_relay;
+
+/* Whether epoll accepts fd (pipes, sockets, ttys: yes; regular files, /dev/null: no). */
+static bool
+pollable(int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int ep, ok;
+
+	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		return true;
+	ok = epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0 || errno != EPERM;
+	close(ep);
+	return ok;
+}
+
+static void
+stdio_finish(struct stdio_relay *r)
+{
+	if (r->out != NULL && evbuffer_get_length(bufferevent_get_output(r->out)) > 0)
+		return;	/* stdio_out_drained comes back */
+	event_base_loopbreak(r->a->base);
+}
+
+static void
+stdio_in_done(struct stdio_relay *r)
+{
+	r->in_eof = true;
+	if (r->in != NULL)
+		bufferevent_disable(r->in, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(r->sock)) == 0)
+		shutdown(bufferevent_getfd(r->sock), SHUT_WR);
+}
 
 static void
 stdio_in_read(struct bufferevent *bev, void *arg)
@@ -254,8 +314,28 @@ stdio_in_read(struct bufferevent *bev, void *arg)
 
 	bufferevent_write_buffer(r->sock, bufferevent_get_input(bev));
 	/* Back-pressure: stop reading stdin while the socketpair is full. */
-	if (evbuffer_get_length(bufferevent_get_output(r->sock)) > 256 * 1024)
+	if (evbuffer_get_length(bufferevent_get_output(r->sock)) > STDIO_HIGH)
 		bufferevent_disable(bev, EV_READ);
+}
+
+/* stdin is a file: one read per turn of the loop while the socketpair has room. */
+static void
+stdio_in_file(evutil_socket_t fd, short what, void *arg)
+{
+	struct stdio_relay *r = arg;
+	struct evbuffer *o = bufferevent_get_output(r->sock);
+	int n;
+
+	if (r->in_eof || evbuffer_get_length(o) > STDIO_HIGH)
+		return;	/* stdio_sock_drained comes back */
+	n = evbuffer_read(o, STDIN_FILENO, 64 * 1024);
+	if (n > 0)
+		event_active(r->in_ev, EV_TIMEOUT, 0);
+	else {
+		if (n < 0)
+			log_warn("reading stdin");
+		stdio_in_done(r);
+	}
 }
 
 static void
@@ -263,31 +343,43 @@ stdio_sock_drained(struct bufferevent *bev, void *arg)
 {
 	struct stdio_relay *r = arg;
 
-	if (!r->in_eof)
-		bufferevent_enable(r->in, EV_READ);
-	else if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	if (!r->in_eof) {
+		if (r->in != NULL)
+			bufferevent_enable(r->in, EV_READ);
+		else
+			event_active(r->in_ev, EV_TIMEOUT, 0);
+	} else if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
 		shutdown(bufferevent_getfd(bev), SHUT_WR);
 }
 
 static void
 stdio_in_event(struct bufferevent *bev, short what, void *arg)
 {
-	struct stdio_relay *r = arg;
-
-	r->in_eof = true;
-	bufferevent_disable(bev, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(r->sock)) == 0)
-		shutdown(bufferevent_getfd(r->sock), SHUT_WR);
+	if ((what & BEV_EVENT_ERROR) != 0)
+		log_warn("reading stdin");
+	stdio_in_done(arg);
 }
 
 static void
 stdio_sock_read(struct bufferevent *bev, void *arg)
 {
 	struct stdio_relay *r = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
 
-	bufferevent_write_buffer(r->out, bufferevent_get_input(bev));
-	if (evbuffer_get_length(bufferevent_get_output(r->out)) > 256 * 1024)
-		bufferevent_disable(bev, EV_READ);
+	if (r->out != NULL) {
+		bufferevent_write_buffer(r->out, in);
+		if (evbuffer_get_length(bufferevent_get_output(r->out)) > STDIO_HIGH)
+			bufferevent_disable(bev, EV_READ);
+		return;
+	}
+	/* stdout is a file: written now, all of it. */
+	while (evbuffer_get_length(in) > 0)
+		if (evbuffer_write(in, STDOUT_FILENO) < 0 && errno != EINTR) {
+			log_warn("writing stdout");
+			r->a->exit_status = 1;
+			evbuffer_drain(in, evbuffer_get_length(in));
+			event_base_loopbreak(r->a->base);
+		}
 }
 
 static void
@@ -295,7 +387,21 @@ stdio_out_drained(struct bufferevent *bev, void *arg)
 {
 	struct stdio_relay *r = arg;
 
-	bufferevent_enable(r->sock, EV_READ);
+	if (r->sock_eof)
+		stdio_finish(r);
+	else
+		bufferevent_enable(r->sock, EV_READ);
+}
+
+static void
+stdio_out_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct stdio_relay *r = arg;
+
+	/* The reader of stdout went away (EPIPE): nothing more can be delivered. */
+	log_warnx("stdout closed by its reader: ending the connection");
+	r->a->exit_status = 1;
+	event_base_loopbreak(r->a->base);
 }
 
 static void
@@ -303,47 +409,88 @@ stdio_sock_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct stdio_relay *r = arg;
 
-	/* The stream ended: flush what is left to stdout (blocking is fine now) and stop. */
-	bufferevent_disable(bev, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(r->out)) > 0) {
-		int fl = fcntl(STDOUT_FILENO, F_GETFL);
-		fcntl(STDOUT_FILENO, F_SETFL, fl & ~O_NONBLOCK);
-		evbuffer_write(bufferevent_get_output(r->out), STDOUT_FILENO);
+	/* The stream ended and its socket was closed: what it carried is all read (EOF comes
+	 * after the data). Deliver the rest to stdout, then stop. */
+	bufferevent_disable(bev, EV_READ | EV_WRITE);
+	r->sock_eof = true;
+	stdio_finish(r);
+}
+
+static struct bufferevent *
+stdio_bev(struct access *a, int fd, const char *name)
+{
+	struct bufferevent *bev;
+
+	if (!pollable(fd)) {
+		log_debug("%s is not pollable (a file?): read and written directly", name);
+		return NULL;
 	}
-	close(STDOUT_FILENO);
+	evutil_make_socket_nonblocking(fd);
+	if ((bev = bufferevent_socket_new(a->base, fd, 0)) == NULL)
+		fatalx("cannot relay %s", name);
+	return bev;
 }
 
 /* Starts the stdin/stdout connection (ssh ProxyCommand). */
 static void
 stdio_start(struct access *a)
 {
-	struct stdio_relay *r = xcalloc(1, sizeof(*r));
+	struct stdio_relay *r;
 	struct bufferevent *near;
 	int sv[2];
 
+	if (stdio_relay != NULL)
+		return;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == -1) {
 		log_error("socketpair");
 		a->exit_status = 1;
 		event_base_loopbreak(a->base);
-		free(r);
 		return;
 	}
-	evutil_make_socket_nonblocking(STDIN_FILENO);
-	evutil_make_socket_nonblocking(STDOUT_FILENO);
-	r->in = bufferevent_socket_new(a->base, STDIN_FILENO, 0);
-	r->out = bufferevent_socket_new(a->base, STDOUT_FILENO, 0);
+	r = stdio_relay = xcalloc(1, sizeof(*r));
+	r->a = a;
+	r->in = stdio_bev(a, STDIN_FILENO, "stdin");
+	r->out = stdio_bev(a, STDOUT_FILENO, "stdout");
 	r->sock = bufferevent_socket_new(a->base, sv[1], BEV_OPT_CLOSE_ON_FREE);
 	near = bufferevent_socket_new(a->base, sv[0], BEV_OPT_CLOSE_ON_FREE);
-	bufferevent_setcb(r->in, stdio_in_read, NULL, stdio_in_event, r);
+	if (r->sock == NULL || near == NULL)
+		fatalx("cannot relay stdin and stdout");
+	if (r->in != NULL) {
+		bufferevent_setcb(r->in, stdio_in_read, NULL, stdio_in_event, r);
+		bufferevent_enable(r->in, EV_READ);
+	} else {
+		if ((r->in_ev = event_new(a->base, -1, 0, stdio_in_file, r)) == NULL)
+			fatalx("cannot relay stdin");
+		event_active(r->in_ev, EV_TIMEOUT, 0);
+	}
 	bufferevent_setcb(r->sock, stdio_sock_read, stdio_sock_drained, stdio_sock_event, r);
-	bufferevent_setcb(r->out, NULL, stdio_out_drained, NULL, r);
 	bufferevent_setwatermark(r->sock, EV_WRITE, 64 * 1024, 0);
-	bufferevent_setwatermark(r->out, EV_WRITE, 64 * 1024, 0);
-	bufferevent_enable(r->in, EV_READ);
 	bufferevent_enable(r->sock, EV_READ | EV_WRITE);
-	bufferevent_enable(r->out, EV_WRITE);
-	/* The relay lives as long as the process: stdio mode carries one connection. */
+	if (r->out != NULL) {
+		bufferevent_setcb(r->out, NULL, stdio_out_drained, stdio_out_event, r);
+		bufferevent_setwatermark(r->out, EV_WRITE, 64 * 1024, 0);
+		bufferevent_enable(r->out, EV_WRITE);
+	}
 	local_start(local_new(a, near));
+}
+
+static void
+stdio_free(void)
+{
+	struct stdio_relay *r = stdio_relay;
+
+	if (r == NULL)
+		return;
+	if (r->in != NULL)
+		bufferevent_free(r->in);
+	if (r->out != NULL)
+		bufferevent_free(r->out);
+	if (r->sock != NULL)
+		bufferevent_free(r->sock);
+	if (r->in_ev != NULL)
+		event_free(r->in_ev);
+	free(r);
+	stdio_relay = NULL;
 }
 
 static int
@@ -778,6 +925,7 @@ out:
 	ev_timer_free(a->retry);
 	ev_signals_free(a->sig);
 	tls_ctx_free(a->tls);
+	stdio_free();
 	util_cleanse(&a->hello, sizeof(a->hello));
 	if (a->base != NULL)
 		event_base_free(a->base);
