@@ -94,6 +94,7 @@ struct access {
 };
 
 static void session_connect(struct access *a);
+static void flush_waiting(struct access *a);
 static void local_start(struct local *lc);
 
 /* --- local connections --------------------------------------------------------------------- */
@@ -127,6 +128,9 @@ local_done(void *arg, uint16_t code, const char *reason)
 	 * stops the loop once what the stream carried has reached stdout. */
 	if (a->stdio && code != MUX_OK)
 		a->exit_status = 1;
+	/* Connections waiting for room under the edge's stream limit get this stream's. */
+	if (a->waiting != NULL && a->up)
+		flush_waiting(a);
 }
 
 static void
@@ -187,15 +191,22 @@ static void
 local_start(struct local *lc)
 {
 	struct access *a = lc->a;
+	struct local **pp;
 
 	if (a->up && (lc->st = mux_stream_open(a->s, a->hostname, NULL, &local_cbs, lc)) != NULL) {
 		ev_timer_stop(lc->wait);
 		return;
 	}
-	lc->next = a->waiting;
-	a->waiting = lc;
+	/* First come, first served: appended, so the oldest gets the next free stream. */
+	for (pp = &a->waiting; *pp != NULL; pp = &(*pp)->next)
+		;
+	lc->next = NULL;
+	*pp = lc;
 	if (!ev_timer_pending(lc->wait))
 		ev_timer_start(lc->wait, ACCESS_WAIT_MS, false);
+	/* No session and none on its way (the edge closed an idle one): dial now. */
+	if (a->s == NULL && a->fd == -1 && a->connect_ev == NULL && !ev_timer_pending(a->retry))
+		session_connect(a);
 }
 
 static void
@@ -599,6 +610,11 @@ session_closed(struct mux_session *s, uint16_t code, const char *reason, void *a
 		    *reason != '\0' ? reason : "no reason given", mux_code_name(code));
 		a->exit_status = 1;
 		event_base_loopbreak(a->base);
+		return;
+	}
+	if (code == MUX_IDLE && !a->stdio) {
+		/* Nothing to carry: the next local connection brings the session back. */
+		log_info("the edge closed the idle session; reconnecting for the next connection");
 		return;
 	}
 	log_warnx("session to the edge %s:%u lost: %s%s%s; reconnecting", a->edge_host,

@@ -73,6 +73,7 @@ struct peer {
 	char		 connector_id[33];
 	char		 session_id[33];
 	size_t		 streams;	/* streams in progress on our side */
+	time_t		 idle_since;	/* a client with no stream: since when */
 	bool		 hello;		/* its HELLO came: the decision is audited */
 };
 
@@ -245,6 +246,16 @@ verdict_reason(enum state_verdict v, bool tunnel)
 	}
 }
 
+/* The limits of a session: max_streams is the role's, once HELLO has told it. */
+static void
+peer_limits(const struct edge *e, struct mux_limits *lim, uint32_t max_streams)
+{
+	memset(lim, 0, sizeof(*lim));
+	lim->max_streams = max_streams;
+	lim->keepalive_ms = e->conf->keepalive_ms;
+	lim->hello_timeout_ms = e->conf->handshake_timeout_ms;
+}
+
 /* HELLO: authenticates the peer and, for a connector, checks what it announces. */
 static void
 peer_hello(struct mux_session *s, const struct mux_hello *h, void *arg)
@@ -253,6 +264,7 @@ peer_hello(struct mux_session *s, const struct mux_hello *h, void *arg)
 	struct edge *e = p->e;
 	char alpn[32], idhex[STATE_ID_MAX + 1], secret[STATE_SECRET_HEX_LEN + 1], who[128];
 	struct mux_welcome w;
+	struct mux_limits lim;
 	enum state_verdict v;
 	time_t now = time(NULL);
 
@@ -339,7 +351,11 @@ peer_hello(struct mux_session *s, const struct mux_hello *h, void *arg)
 		mux_close(s, MUX_PROTOCOL_ERROR, "unknown role");
 		return;
 	}
-	if (mux_welcome(s, &w) == -1)
+	/* WELCOME carries the role's stream limit: a client learns it may open 1024 streams at
+	 * a time (max_streams_client), not the connectors' 65536. */
+	peer_limits(e, &lim, w.max_streams);
+	p->idle_since = now;
+	if (mux_session_set_limits(s, &lim) == -1 || mux_welcome(s, &w) == -1)
 		mux_close(s, MUX_INTERNAL, "cannot send WELCOME");
 }
 
@@ -388,8 +404,8 @@ peer_check(struct mux_session *s, uint32_t id, const char *hostname, void *arg)
 static void
 join_free(struct join *j)
 {
-	if (j->cpeer != NULL)
-		j->cpeer->streams--;
+	if (j->cpeer != NULL && --j->cpeer->streams == 0)
+		j->cpeer->idle_since = time(NULL);
 	free(j);
 }
 
@@ -582,11 +598,7 @@ edge_accept(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 	p->e = e;
 	memcpy(&p->ss, sa, salen < sizeof(p->ss) ? salen : sizeof(p->ss));
 	util_sockaddr_str(sa, p->addr, sizeof(p->addr));
-	memset(&lim, 0, sizeof(lim));
-	lim.max_streams = e->conf->max_streams_connector > e->conf->max_streams_client ?
-	    e->conf->max_streams_connector : e->conf->max_streams_client;
-	lim.keepalive_ms = e->conf->keepalive_ms;
-	lim.hello_timeout_ms = e->conf->handshake_timeout_ms;
+	peer_limits(e, &lim, e->conf->max_streams_client);
 	if ((p->s = mux_session_new(e->base, bev, true, &lim, &peer_cbs, p)) == NULL) {
 		free(p);
 		return;
@@ -625,6 +637,28 @@ recheck_sessions(struct edge *e, bool changed)
 	}
 }
 
+/* Client sessions with no stream for idle_timeout are told to go (GOAWAY IDLE): a sidecar
+ * reconnects when it next needs the edge. */
+static void
+close_idle(struct edge *e)
+{
+	struct peer *p, *next;
+	time_t now = time(NULL);
+	uint32_t limit = e->conf->idle_timeout_ms;
+
+	if (limit == 0)
+		return;
+	for (p = TAILQ_FIRST(&e->peers); p != NULL; p = next) {
+		next = TAILQ_NEXT(p, entry);
+		if (p->state != PEER_CLIENT || p->streams > 0 || now < p->idle_since ||
+		    (uint64_t)(now - p->idle_since) * 1000 < limit)
+			continue;
+		log_info("client session from %s: no stream for %u s: closing it (IDLE)", p->addr,
+		    limit / 1000);
+		mux_close(p->s, MUX_IDLE, "no stream for the idle timeout");
+	}
+}
+
 static void
 refresh_state(void *arg)
 {
@@ -632,30 +666,81 @@ refresh_state(void *arg)
 	int changed = state_refresh(e->state);
 
 	recheck_sessions(e, changed == 1);
+	close_idle(e);
 }
 
+/* Whether two lists of listen addresses differ. */
+static bool
+listens_differ(const struct edgeconf *a, const struct edgeconf *b)
+{
+	if (a->nlistens != b->nlistens)
+		return true;
+	for (size_t i = 0; i < a->nlistens; i++)
+		if (strcmp(a->listens[i], b->listens[i]) != 0)
+			return true;
+	return false;
+}
+
+#define SWAP(a, b) do { __typeof__(a) tmp_ = (a); (a) = (b); (b) = tmp_; } while (0)
+
+/* Opens the audit log (append, 0600): "-" is standard output. NULL after logging. */
+static FILE *
+audit_open(const char *path)
+{
+	FILE *f;
+	int fd;
+
+	if (strcmp(path, "-") == 0)
+		return stdout;
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd == -1 || (f = fdopen(fd, "a")) == NULL) {
+		log_error("cannot open the audit log \"%s\"", path);
+		if (fd != -1)
+			close(fd);
+		return NULL;
+	}
+	return f;
+}
+
+/* SIGHUP: the audit log is opened again (after logrotate moved it), edge.ini and the state
+ * directory are read again. What only a restart changes keeps its old value, with a warning
+ * naming each key that changed. */
 static void
 on_reload(void *arg)
 {
 	struct edge *e = arg;
 	struct edgeconf *c;
+	FILE *f;
 
 	log_info("SIGHUP: reading %s and the state directory again", e->config_path);
+	if (e->audit != stdout && (f = audit_open(e->conf->audit_log)) != NULL) {
+		fclose(e->audit);
+		e->audit = f;
+	}
 	if ((c = edgeconf_load(e->config_path)) == NULL) {
 		log_errorx("%s has errors: keeping the configuration in force", e->config_path);
 		return;
 	}
-	if (strcmp(c->state_dir, e->conf->state_dir) != 0 ||
-	    strcmp(c->cert_file, e->conf->cert_file) != 0)
-		log_warnx("state_dir, cert_file and listen take effect at the next start");
+	if (listens_differ(c, e->conf))
+		log_warnx("%s: listen changed: it takes effect at the next start", e->config_path);
+	if (strcmp(c->cert_file, e->conf->cert_file) != 0 ||
+	    strcmp(c->key_file, e->conf->key_file) != 0)
+		log_warnx("%s: cert_file or key_file changed: they take effect at the next start",
+		    e->config_path);
+	if (strcmp(c->state_dir, e->conf->state_dir) != 0)
+		log_warnx("%s: state_dir changed: it takes effect at the next start",
+		    e->config_path);
+	if (strcmp(c->audit_log, e->conf->audit_log) != 0)
+		log_warnx("%s: audit_log changed: it takes effect at the next start",
+		    e->config_path);
 	/* Existing streams keep going; new streams see the new apps and policies. Listeners,
-	 * certificates and the state directory stay as they are until a restart. */
-	{
-		char *keep = e->conf->state_dir;
-		e->conf->state_dir = NULL;
-		free(c->state_dir);
-		c->state_dir = keep;
-	}
+	 * the certificate, the state directory and the audit log stay until a restart. */
+	SWAP(c->listens, e->conf->listens);
+	SWAP(c->nlistens, e->conf->nlistens);
+	SWAP(c->cert_file, e->conf->cert_file);
+	SWAP(c->key_file, e->conf->key_file);
+	SWAP(c->state_dir, e->conf->state_dir);
+	SWAP(c->audit_log, e->conf->audit_log);
 	edgeconf_free(e->conf);
 	e->conf = c;
 	refresh_state(e);
@@ -751,17 +836,8 @@ serve(const char *path)
 	topts.alpn = alpn;
 	if ((e->tls = tls_server_new(&topts)) == NULL)
 		goto out;
-	if (strcmp(e->conf->audit_log, "-") == 0)
-		e->audit = stdout;
-	else {
-		int fd = open(e->conf->audit_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-		if (fd == -1 || (e->audit = fdopen(fd, "a")) == NULL) {
-			log_error("cannot open the audit log \"%s\"", e->conf->audit_log);
-			if (fd != -1)
-				close(fd);
-			goto out;
-		}
-	}
+	if ((e->audit = audit_open(e->conf->audit_log)) == NULL)
+		goto out;
 	if ((e->base = ev_base_new()) == NULL)
 		goto out;
 	if (open_listeners(e) == -1)
