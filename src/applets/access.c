@@ -31,6 +31,7 @@
 static const char usage[] =
 "usage: zt access tcp --hostname HOST [--url ADDR] [--id ID] [--secret-file FILE]\n"
 "                     [--edge HOST:PORT] [--edge-pin PIN | --edge-ca FILE]\n"
+"                     [--edge-name NAME]\n"
 "                     [--listen-early]\n"
 "\n"
 "Opens ADDR (e.g. 127.0.0.1:5432) and carries each connection made to it to the app HOST\n"
@@ -48,6 +49,8 @@ static const char usage[] =
 "  --edge HOST:PORT                     the edge (default HOST:7844, or $ZT_EDGE)\n"
 "  --edge-pin sha256//...               the edge CA's pin (or $ZT_EDGE_PIN)\n"
 "  --edge-ca FILE                       the edge's CA certificate (default: system CAs)\n"
+"  --edge-name NAME                     the name the edge's certificate must carry (and\n"
+"                                       the SNI sent); default the HOST of --edge\n"
 "  --listen-early                       listen at once, before the edge has authorised\n"
 "                                       this token for HOST\n";
 
@@ -504,6 +507,18 @@ stdio_free(void)
 	stdio_relay = NULL;
 }
 
+/* "<32 lower-case hex digits>.access", the form of zt token create's Client ID. */
+static bool
+token_id_ok(const char *id)
+{
+	if (strlen(id) != 39 || strcmp(id + 32, ".access") != 0)
+		return false;
+	for (int i = 0; i < 32; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
+			return false;
+	return true;
+}
+
 static int
 open_listener(struct access *a)
 {
@@ -757,6 +772,7 @@ tcp_cmd(int argc, char **argv)
 		{ "edge", required_argument, NULL, 'e' },
 		{ "edge-pin", required_argument, NULL, 'p' },
 		{ "edge-ca", required_argument, NULL, 'C' },
+		{ "edge-name", required_argument, NULL, 'N' },
 		{ "listen-early", no_argument, NULL, 'E' },
 		{ "log-format", required_argument, NULL, 'F' },
 		{ "log-level", required_argument, NULL, 'G' },
@@ -766,7 +782,7 @@ tcp_cmd(int argc, char **argv)
 	static const char *const alpn[] = { "zt/1", NULL };
 	struct access *a = xcalloc(1, sizeof(*a));
 	const char *url = NULL, *id = NULL, *secret = NULL, *secret_file = NULL, *edge = NULL;
-	const char *pin = NULL, *ca = NULL, *hostname = NULL;
+	const char *pin = NULL, *ca = NULL, *hostname = NULL, *edge_name = NULL;
 	struct tls_client_opts topts;
 	int ch, ret = 2;
 
@@ -791,6 +807,7 @@ tcp_cmd(int argc, char **argv)
 		case 'e': edge = optarg; break;
 		case 'p': pin = optarg; break;
 		case 'C': ca = optarg; break;
+		case 'N': edge_name = optarg; break;
 		case 'E': a->listen_early = true; break;
 		case 'F':
 			if (log_format_parse(optarg, &f) == -1) {
@@ -837,8 +854,10 @@ tcp_cmd(int argc, char **argv)
 		    "ZT_ACCESS_CLIENT_ID and ZT_ACCESS_CLIENT_SECRET)");
 		goto out;
 	}
-	if (!util_strlcpy(a->hello.token_id, id, sizeof(a->hello.token_id))) {
-		log_errorx("the Client ID is too long: it looks like <32 hex>.access");
+	if (!token_id_ok(id) ||
+	    !util_strlcpy(a->hello.token_id, id, sizeof(a->hello.token_id))) {
+		log_errorx("the Client ID \"%.64s\" is not one: it looks like <32 hex>.access, as "
+		    "zt token create prints it", id);
 		goto out;
 	}
 	if (secret_file != NULL) {
@@ -892,6 +911,13 @@ tcp_cmd(int argc, char **argv)
 		util_strlcpy(a->edge_host, hp.host, sizeof(a->edge_host));
 		a->edge_port = hp.port;
 		util_strlcpy(a->server_name, hp.host, sizeof(a->server_name));
+		if (edge_name != NULL) {
+			if (!mux_hostname_valid(edge_name, false) ||
+			    !util_strlcpy(a->server_name, edge_name, sizeof(a->server_name))) {
+				log_errorx("--edge-name \"%s\" is not a host name", edge_name);
+				goto out;
+			}
+		}
 	}
 	if (pin == NULL)
 		pin = getenv2("ZT_EDGE_PIN", NULL);

@@ -21,6 +21,7 @@
 
 #include "log.h"
 #include "mux.h"
+#include "tls.h"
 #include "util.h"
 
 #define MUX_OUTPUT_LOW		(MUX_OUTPUT_HIGH / 2)	/* write low watermark: feed again */
@@ -2125,7 +2126,16 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 		    "connection closed after GOAWAY");
 	else if ((what & BEV_EVENT_EOF) != 0)
 		session_finish(s, MUX_CANCEL, "connection closed by the peer");
-	else {
+	else if (err == 0 && !s->server) {
+		/* A TLS failure: the dialling side says which (a certificate that does not
+		 * match the pin or the name, no common protocol). The edge does not, for every
+		 * scanner that speaks garbage to it. */
+		char why[MUX_MAX_REASON - 32];
+
+		tls_bufferevent_error(bev, why, sizeof(why));
+		snprintf(reason, sizeof(reason), "TLS: %s", why);
+		session_finish(s, MUX_INTERNAL, reason);
+	} else {
 		snprintf(reason, sizeof(reason), "connection error: %s",
 		    err != 0 ? evutil_socket_error_to_string(err) : "TLS or transport failure");
 		session_finish(s, MUX_INTERNAL, reason);

@@ -183,6 +183,28 @@ t_check "tunnel deleted: audited (revoke, deny, tunnel:gone, AUTH_REVOKED)" \
 	audited '"event":"revoke"' "$DENY" '"identity":"tunnel:gone"' '"code":"AUTH_REVOKED"'
 t_check "... and the good client still works" good
 
+# --- a sidecar started wrongly --------------------------------------------------------------
+t_run "$ZT" access tcp --hostname data.test --url 127.0.0.1:1 --id "not-an-id" \
+    --secret-file "$ZN_SECRETS/ci.secret" --edge "127.0.0.1:$ZN_EDGE_PORT" --edge-pin "$ZN_PIN"
+t_check "a malformed Client ID: exit 1 at start, saying what one looks like" \
+	eval '[ "$T_RC" -eq 1 ] && grep -q "is not one: it looks like <32 hex>.access" "$T_DIR/err"'
+zn_sidecar_as badpin "$CI_ID" "$ZN_SECRETS/ci.secret" data.test \
+    --edge-pin "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+t_check "a pin that does not match the edge: the sidecar says so (and retries)" \
+	t_wait "grep -q 'TLS: certificate verify failed: no certificate of the peer.s chain has the pinned public key' '$T_DIR/badpin.log'" 10
+t_check "... and never opens its port" eval '! zn_listening "$(zn_port badpin)"'
+zn_stop badpin
+zn_sidecar_as badname "$CI_ID" "$ZN_SECRETS/ci.secret" data.test --edge-ca "$ZN_EDGE/ca.crt" \
+    --edge-name other.test
+t_check "--edge-ca with a name the certificate lacks: hostname mismatch, said" \
+	t_wait "grep -q 'TLS: certificate verify failed: hostname mismatch' '$T_DIR/badname.log'" 10
+zn_stop badname
+zn_sidecar_as goodname "$CI_ID" "$ZN_SECRETS/ci.secret" data.test --edge-ca "$ZN_EDGE/ca.crt" \
+    --edge-name edge.test
+t_check "--edge-ca and --edge-name edge.test (the edge reached by address): works" \
+	zn_sidecar_wait goodname
+zn_stop goodname
+
 # --- an origin that is down ------------------------------------------------------------------
 # The connector's service refuses connections: the client's connection is reset with the
 # reason, and the connector itself keeps running and serving.
