@@ -40,7 +40,7 @@ static const char usage[] =
 "usage: zt tunnel run [--token TOKEN | --token-file FILE] [-c FILE]\n"
 "                     [--hostname HOST --url SERVICE] [--ha-connections N]\n"
 "                     [--grace-period DURATION] [--edge HOST:PORT] [--status-file FILE]\n"
-"       zt tunnel ready [--status-file FILE]\n"
+"       zt tunnel ready [--status-file FILE | -c FILE]\n"
 "       zt tunnel ingress validate [-c FILE | --hostname HOST --url SERVICE]\n"
 "       zt tunnel ingress rule HOSTNAME [-c FILE | --hostname HOST --url SERVICE]\n"
 "       zt tunnel create NAME [-c EDGE.INI]\n"
@@ -116,7 +116,7 @@ struct origin {
 	struct mux_stream *st;
 	int		 fd;
 	struct event	*ev;
-	char		 target[200];
+	char		 target[262];	/* host:port or unix:path */
 	const struct ingress_rule *rule;
 };
 
@@ -214,7 +214,7 @@ origin_connected(evutil_socket_t fd, short what, void *arg)
 	else if (getsockopt(o->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
 		err = errno;
 	if (err != 0) {
-		snprintf(reason, sizeof(reason), "connect to %s: %s", o->target, strerror(err));
+		snprintf(reason, sizeof(reason), "connect to %.200s: %s", o->target, strerror(err));
 		log_warnx("stream for %s: %s", o->rule->hostname, reason);
 		/* The reset runs the closed callback at once: detach o first, it is freed here. */
 		mux_stream_set_cbs(o->st, NULL, NULL);
@@ -379,7 +379,7 @@ link_open(struct mux_session *s, struct mux_stream *st, const char *hostname,
 	o->rule = r;
 	mux_stream_set_cbs(st, &origin_wait_cbs, o);
 	if (origin_dial(o) == -1) {
-		snprintf(reason, sizeof(reason), "connect to %s: %s", o->target[0] != '\0' ?
+		snprintf(reason, sizeof(reason), "connect to %.200s: %s", o->target[0] != '\0' ?
 		    o->target : r->service, strerror(errno));
 		log_warnx("stream for %s: %s", hostname, reason);
 		mux_stream_set_cbs(st, NULL, NULL);
@@ -1030,6 +1030,30 @@ out:
 	return ret;
 }
 
+/* `zt tunnel ready [--status-file FILE | -c tunnel.ini]`: the flag, else tunnel.ini's
+ * status_file, else the default. */
+static int
+ready_cmd(const char *status_file, const char *config)
+{
+	struct conf *cf;
+	char *path = NULL;
+	int ret;
+
+	if (status_file == NULL && config != NULL) {
+		cf = conf_new(tunnel_table);
+		if (conf_load_file(cf, config) == -1) {
+			conf_free(cf);
+			return 1;
+		}
+		if (conf_get(cf, "tunnel", "status_file") != NULL)
+			path = xstrdup(conf_get(cf, "tunnel", "status_file"));
+		conf_free(cf);
+	}
+	ret = ready(status_file != NULL ? status_file : path);
+	free(path);
+	return ret;
+}
+
 int
 tunnel_main(int argc, char **argv)
 {
@@ -1130,7 +1154,7 @@ tunnel_main(int argc, char **argv)
 	if (strcmp(cmd, "run") == 0 && argc == 0)
 		ret = run(&ro);
 	else if (strcmp(cmd, "ready") == 0 && argc == 0)
-		ret = ready(ro.status_file);
+		ret = ready_cmd(ro.status_file, ro.config);
 	else if (strcmp(cmd, "ingress") == 0 && argc >= 1)
 		ret = ingress_cmd(argc, argv, ro.config, ro.hostname, ro.url);
 	else if (strcmp(cmd, "create") == 0 && argc == 1)

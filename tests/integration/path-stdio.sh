@@ -30,6 +30,8 @@ EOT
 "$ZT" tunnel run -c "$T_DIR/tunnel.ini" --log-level debug >>"$T_DIR/conn.log" 2>&1 &
 zn_remember conn $!
 t_check "the connector registers its 4 connections" zn_connector_wait conn 4
+t_check "zt tunnel ready -c tunnel.ini finds the status file tunnel.ini names" \
+	"$ZT" tunnel ready -c "$T_DIR/tunnel.ini"
 
 # stdio HOST STDIN STDOUT: zt access tcp in stdio mode; its status in $RC.
 stdio() {
@@ -72,6 +74,8 @@ t_check "... and the reason on stderr" \
 zn_stop conn KILL
 stdio data.test "$T_DIR/request" "$T_DIR/out-down"
 t_check "the tunnel is down: exit 1" test "$RC" -eq 1
+t_run "$ZT" tunnel ready -c "$T_DIR/tunnel.ini"
+t_check "zt tunnel ready -c: not ready once the connector is gone (exit 1)" test "$T_RC" -eq 1
 
 t_check "the edge is still running" zn_alive edge
 t_check "no secret in the logs or command lines" zn_check_secrets
