@@ -383,6 +383,14 @@ decide(struct edge *e, struct peer *p, const char *hostname, const struct edgeco
 	return MUX_OK;
 }
 
+/* What a refused client is told: the audit log has which rule decided, the client only that
+ * the policy said no (the rules are the operator's business). */
+static const char *
+client_reason(uint16_t code, const char *reason)
+{
+	return code == MUX_NOT_ALLOWED ? "not allowed by the app's policy" : reason;
+}
+
 static void
 peer_check(struct mux_session *s, uint32_t id, const char *hostname, void *arg)
 {
@@ -398,7 +406,7 @@ peer_check(struct mux_session *s, uint32_t id, const char *hostname, void *arg)
 	code = decide(p->e, p, hostname, &app, reason, sizeof(reason));
 	audit(p->e, "check", code == MUX_OK, p, hostname, peer_identity(p, who, sizeof(who)),
 	    reason, code);
-	mux_check_reply(s, id, code, reason);
+	mux_check_reply(s, id, code, client_reason(code, reason));
 }
 
 static void
@@ -501,7 +509,7 @@ peer_open(struct mux_session *s, struct mux_stream *st, const char *hostname,
 	peer_identity(p, who, sizeof(who));
 	if ((code = decide(e, p, hostname, &app, reason, sizeof(reason))) != MUX_OK) {
 		audit(e, "stream", false, p, hostname, who, reason, code);
-		mux_stream_reset(st, code, reason);
+		mux_stream_reset(st, code, client_reason(code, reason));
 		return;
 	}
 	if ((cp = pick_connector(e, app->tunnel)) == NULL) {
@@ -620,6 +628,8 @@ recheck_sessions(struct edge *e, bool changed)
 
 	for (p = TAILQ_FIRST(&e->peers); p != NULL; p = next) {
 		enum state_verdict v;
+		const char *why;
+		uint16_t code;
 
 		next = TAILQ_NEXT(p, entry);
 		if (p->state == PEER_HELLO || (!changed && (p->auth.deadline == 0 ||
@@ -629,11 +639,22 @@ recheck_sessions(struct edge *e, bool changed)
 		    state_tunnel_recheck(e->state, &p->auth, now);
 		if (v == STATE_OK)
 			continue;
+		/* A rotated-out secret is a wrong secret now; a deleted token or tunnel is as
+		 * good as revoked. */
+		code = v == STATE_EXPIRED ? MUX_AUTH_EXPIRED : v == STATE_BAD_SECRET &&
+		    p->state == PEER_CLIENT ? MUX_AUTH_FAILED : MUX_AUTH_REVOKED;
+		if (p->state != PEER_CLIENT)
+			why = "the tunnel was deleted or its secret changed";
+		else if (v == STATE_BAD_SECRET)
+			why = "the service token's secret was rotated: this secret is no longer "
+			    "valid (its grace period is over)";
+		else if (v == STATE_UNKNOWN)
+			why = "the service token was deleted";
+		else
+			why = verdict_reason(v, false);
 		audit(e, "revoke", false, p, NULL, peer_identity(p, who, sizeof(who)),
-		    state_verdict_str(v), v == STATE_EXPIRED ? MUX_AUTH_EXPIRED : MUX_AUTH_REVOKED);
-		mux_close(p->s, v == STATE_EXPIRED ? MUX_AUTH_EXPIRED : MUX_AUTH_REVOKED,
-		    p->state == PEER_CLIENT ? verdict_reason(v == STATE_EXPIRED ? v :
-		    STATE_REVOKED, false) : "the tunnel was deleted or its secret changed");
+		    state_verdict_str(v), code);
+		mux_close(p->s, code, why);
 	}
 }
 

@@ -765,7 +765,9 @@ run(struct run_opts *ro)
 	for (size_t i = 0; i < ingress_count(c->ing) && c->hello.nhostnames < MUX_MAX_HOSTNAMES;
 	    i++) {
 		const struct ingress_rule *r = ingress_rule(c->ing, i);
-		if (r->host_kind != INGRESS_HOST_ANY)
+		/* Announced: the names this connector serves. A refusal rule (http_status)
+		 * serves nothing, so the edge need not allow it. */
+		if (r->host_kind != INGRESS_HOST_ANY && r->service_kind != INGRESS_SVC_HTTP_STATUS)
 			util_strlcpy(c->hello.hostnames[c->hello.nhostnames++], r->hostname,
 			    sizeof(c->hello.hostnames[0]));
 	}
