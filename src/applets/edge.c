@@ -680,6 +680,22 @@ close_idle(struct edge *e)
 	}
 }
 
+/* Stopping: sessions whose streams have all ended are closed now (the peers reconnect
+ * elsewhere, or to the next edge on this port); the edge exits when the last one is gone. */
+static void
+close_drained(struct edge *e)
+{
+	struct peer *p, *next;
+
+	if (!e->stopping)
+		return;
+	for (p = TAILQ_FIRST(&e->peers); p != NULL; p = next) {
+		next = TAILQ_NEXT(p, entry);
+		if (mux_session_nstreams(p->s) == 0)
+			mux_close(p->s, MUX_SHUTTING_DOWN, "the edge is shutting down");
+	}
+}
+
 static void
 refresh_state(void *arg)
 {
@@ -688,6 +704,7 @@ refresh_state(void *arg)
 
 	recheck_sessions(e, changed == 1);
 	close_idle(e);
+	close_drained(e);
 }
 
 /* Whether two lists of listen addresses differ. */
@@ -795,6 +812,7 @@ on_stop(int signo, int count, void *arg)
 		mux_goaway(p->s, MUX_SHUTTING_DOWN, "the edge is shutting down");
 	e->drain = ev_timer_new(e->base, drain_expired, e);
 	ev_timer_start(e->drain, EDGE_DRAIN_MS, false);
+	close_drained(e);
 }
 
 /* --- commands ------------------------------------------------------------------------- */

@@ -69,6 +69,7 @@ static const char usage[] =
 #define TUNNEL_BACKOFF_BASE	1000	/* ms: the first retry comes within a second */
 #define TUNNEL_BACKOFF_CAP	30000
 #define TUNNEL_CONNECT_MS	15000	/* dialling the edge or an origin */
+#define TUNNEL_CLOSE_MS		2000	/* stopping with no stream: GOAWAY and close within */
 #define TUNNEL_STATUS_MS	2000
 
 static const struct conf_entry tunnel_table[] = {
@@ -186,6 +187,32 @@ origin_free(struct origin *o)
 	free(o);
 }
 
+/* Draining and no stream left: every connection is closed with GOAWAY, so the edge sees a
+ * connector leaving, not a connection lost; the loop ends when the last one is closed. */
+static void
+close_links(struct connector *c)
+{
+	size_t open = 0;
+
+	for (size_t i = 0; i < c->nlinks; i++) {
+		ev_timer_stop(c->links[i].retry);
+		if (c->links[i].connect_ev != NULL) {
+			event_free(c->links[i].connect_ev);
+			c->links[i].connect_ev = NULL;
+		}
+		if (c->links[i].fd != -1) {
+			close(c->links[i].fd);
+			c->links[i].fd = -1;
+		}
+		if (c->links[i].s != NULL) {
+			open++;
+			mux_close(c->links[i].s, MUX_SHUTTING_DOWN, "the connector is shutting down");
+		}
+	}
+	if (open == 0)
+		event_base_loopbreak(c->base);
+}
+
 static void
 stream_done(void *arg, uint16_t code, const char *reason)
 {
@@ -194,7 +221,7 @@ stream_done(void *arg, uint16_t code, const char *reason)
 	c->streams--;
 	if (c->draining && c->streams == 0) {
 		log_info("draining: the last stream finished");
-		event_base_loopbreak(c->base);
+		close_links(c);
 	}
 }
 
@@ -406,7 +433,8 @@ link_goaway(struct mux_session *s, uint16_t code, const char *reason, void *arg)
 {
 	struct link *l = arg;
 
-	log_info("connection %zu: the edge is going away (%s): reconnecting", l->index, reason);
+	log_info("connection %zu: the edge is going away (%s): reconnecting once its streams end",
+	    l->index, reason);
 }
 
 static bool
@@ -434,8 +462,16 @@ link_closed(struct mux_session *s, uint16_t code, const char *reason, void *arg)
 		return;
 	}
 	if (c->draining) {
-		if (links_up(c) == 0)
-			event_base_loopbreak(c->base);
+		size_t open = 0;
+
+		for (size_t i = 0; i < c->nlinks; i++)
+			open += c->links[i].s != NULL;
+		if (open == 0 || c->streams == 0) {
+			if (open == 0)
+				event_base_loopbreak(c->base);
+			else
+				close_links(c);
+		}
 		return;
 	}
 	log_warnx("connection %zu to %s %s: %s%s%s", l->index, l->addr, was_up ? "lost" :
@@ -580,20 +616,26 @@ on_stop(int signo, int count, void *arg)
 {
 	struct connector *c = arg;
 
-	if (count > 1 || c->streams == 0) {
+	if (count > 1) {
 		event_base_loopbreak(c->base);
+		return;
+	}
+	c->draining = true;
+	write_status(c);
+	c->grace = ev_timer_new(c->base, grace_over, c);
+	if (c->streams == 0) {
+		log_info("stopping: closing the connections to the edge");
+		ev_timer_start(c->grace, TUNNEL_CLOSE_MS, false);
+		close_links(c);
 		return;
 	}
 	log_info("draining: no new streams; %zu open streams get %llu ms", c->streams,
 	    (unsigned long long)c->grace_ms);
-	c->draining = true;
 	for (size_t i = 0; i < c->nlinks; i++) {
 		if (c->links[i].s != NULL)
 			mux_goaway(c->links[i].s, MUX_SHUTTING_DOWN, "the connector is shutting down");
 		ev_timer_stop(c->links[i].retry);
 	}
-	write_status(c);
-	c->grace = ev_timer_new(c->base, grace_over, c);
 	ev_timer_start(c->grace, c->grace_ms, false);
 }
 
