@@ -504,9 +504,9 @@ link_schedule(struct link *l)
 	if (cap > TUNNEL_BACKOFF_CAP)
 		cap = TUNNEL_BACKOFF_CAP;
 	l->attempt++;
-	/* Rotate through the edges so one dead edge does not hold a connection. */
-	if (l->c->tok.nedges > 1)
-		l->edge = (l->edge + 1) % l->c->tok.nedges;
+	/* A connection stays with its edge: edges do not route to each other, so each edge's
+	 * clients need connections to that edge; moving one elsewhere would leave them without
+	 * once their edge is back. */
 	ev_timer_start(l->retry, 100 + util_random_uniform((uint32_t)cap), false);
 }
 
@@ -816,6 +816,12 @@ run(struct run_opts *ro)
 
 	c->grace_ms = ro->grace_ms;
 	c->nlinks = (size_t)ro->ha;
+	if (c->nlinks < c->tok.nedges) {
+		/* Every edge needs a connection of its own to serve its clients. */
+		log_info("ha-connections %zu is below the %zu edges: keeping one connection to "
+		    "each", c->nlinks, c->tok.nedges);
+		c->nlinks = c->tok.nedges;
+	}
 	c->status_file = xstrdup(ro->status_file != NULL ? ro->status_file :
 	    default_status_file());
 	if ((c->base = ev_base_new()) == NULL)
