@@ -8,17 +8,7 @@ zn_init
 zn_build_ztio
 
 GIB=1073741824
-zn_edge_init
-zn_app data.test data "allow token:ci"
-zn_tunnel_create data
-zn_token_create ci
-zn_edge_start
-zn_origin origin
-zn_connector conn data data.test "tcp://127.0.0.1:$(zn_port origin)"
-t_check "the connector registers its 4 connections" zn_connector_wait conn 4
-zn_sidecar side ci data.test
-t_check "the sidecar opens its port once the edge authorised the token" zn_sidecar_wait side
-P=$(zn_port side)
+zn_echo_path
 
 # io NAME ARGS...: runs ztio, its report in NAME.out; true when the digests match. The
 # timeout only stops a transfer that hangs: it is no speed requirement.

@@ -9,17 +9,7 @@
 zn_init
 zn_build_ztio
 
-zn_edge_init "max_streams_client = 4" "idle_timeout = 3s"
-zn_app data.test data "allow token:ci"
-zn_tunnel_create data
-zn_token_create ci
-zn_edge_start
-zn_origin origin
-zn_connector conn data data.test "tcp://127.0.0.1:$(zn_port origin)"
-t_check "the connector registers its 4 connections" zn_connector_wait conn 4
-zn_sidecar side ci data.test
-t_check "the sidecar opens its port" zn_sidecar_wait side
-P=$(zn_port side)
+zn_echo_path "max_streams_client = 4" "idle_timeout = 3s"
 
 t_check "WELCOME tells the client its own limit (4 streams), not the connectors'" \
 	grep -q 'WELCOME from \\"edge.test\\": 4 streams' "$T_DIR/side.log"

@@ -10,18 +10,8 @@
 zn_init
 zn_build_ztio
 
-zn_edge_init
-zn_app data.test data "allow token:ci"
-zn_tunnel_create data
-zn_token_create ci
-zn_edge_start
-zn_origin origin
+zn_echo_path
 OPORT=$(zn_port origin)
-zn_connector conn data data.test "tcp://127.0.0.1:$OPORT"
-t_check "the connector registers its 4 connections" zn_connector_wait conn 4
-zn_sidecar side ci data.test
-t_check "the sidecar opens its port" zn_sidecar_wait side
-P=$(zn_port side)
 
 # Two streams in progress, so that the connector also holds connections to the origin: they
 # pause after 1 MiB until the sockets have been looked at.

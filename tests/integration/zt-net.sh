@@ -23,6 +23,11 @@
 #   zn_check_secrets                 no secret in any log, the audit log, or the command line
 #                                    or environment of a running zt process
 #   zn_atexit COMMAND                run at exit (e.g. stop a database the test started)
+#   zn_echo_path ["KEY = VALUE"...]  the common network: an edge (the lines under [edge]), app
+#                                    data.test of tunnel data allowing token ci, the ztio
+#                                    origin, connector conn (plus $ZN_CONNECTOR_ARGS) and
+#                                    sidecar side, both checked up; $URL is the origin's
+#                                    service, $P the sidecar's port
 #
 # Every process is logged in $T_DIR/NAME.log (the edge in edge.log, appended to across
 # restarts); secrets live in $ZN_SECRETS and never in a file named *.log.
@@ -397,4 +402,22 @@ while i + 3 <= len(raw):
 		echo "zt-net: a secret appears in:$zn_found" >&2
 		return 1
 	fi
+}
+
+# --- the common network --------------------------------------------------------------------
+
+zn_echo_path() {
+	zn_edge_init "$@"
+	zn_app data.test data "allow token:ci"
+	zn_tunnel_create data
+	zn_token_create ci
+	zn_edge_start
+	zn_origin origin
+	URL="tcp://127.0.0.1:$(zn_port origin)"
+	# shellcheck disable=SC2086 # the extra arguments are words
+	zn_connector conn data data.test "$URL" ${ZN_CONNECTOR_ARGS:-}
+	t_check "the connector registers its 4 connections" zn_connector_wait conn 4
+	zn_sidecar side ci data.test
+	t_check "the sidecar opens its port once the edge authorised the token" zn_sidecar_wait side
+	P=$(zn_port side)
 }
