@@ -970,7 +970,7 @@ out:
 	stdio_free();
 	util_cleanse(&a->hello, sizeof(a->hello));
 	if (a->base != NULL)
-		event_base_free(a->base);
+		ev_base_free(a->base);
 	free(a);
 	return ret;
 }

@@ -1321,7 +1321,7 @@ out:
 	free(srv->resolv_used);
 	free(srv->addrs);
 	if (srv->base != NULL)
-		event_base_free(srv->base);
+		ev_base_free(srv->base);
 	dnsconf_free(conf);
 	free(srv);
 	return ret;

@@ -903,7 +903,7 @@ out:
 	state_free(e->state);
 	edgeconf_free(e->conf);
 	if (e->base != NULL)
-		event_base_free(e->base);
+		ev_base_free(e->base);
 	free(e->config_path);
 	free(e);
 	return ret;

@@ -871,7 +871,7 @@ out:
 	}
 	conf_free(cf);
 	if (c->base != NULL)
-		event_base_free(c->base);
+		ev_base_free(c->base);
 	free(c);
 	return ret;
 }

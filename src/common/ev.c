@@ -60,6 +60,18 @@ ev_base_new(void)
 	return base;
 }
 
+void
+ev_base_free(struct event_base *base)
+{
+	if (base == NULL)
+		return;
+	/* Deferred callbacks can defer more: a few turns, never blocking. */
+	for (int i = 0; i < 8; i++)
+		if (event_base_loop(base, EVLOOP_NONBLOCK) != 0)
+			break;
+	event_base_free(base);
+}
+
 const char *
 ev_version_string(void)
 {

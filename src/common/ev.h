@@ -14,6 +14,11 @@ struct ev_listener;
 
 /* A new event base with libevent's messages routed to the log. */
 struct event_base *ev_base_new(void);
+/* Frees base after letting the work that libevent deferred run (a bufferevent freed from one
+ * of its callbacks is finalised in a later turn of the loop: without that turn its socket,
+ * TLS state and buffers would never be released). Call it once everything of ours that used
+ * the base is freed. NULL is a no-op. */
+void		 ev_base_free(struct event_base *base);
 /* The libevent version string this process runs with. */
 const char	*ev_version_string(void);
 
