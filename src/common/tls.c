@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/bufferevent.h>
@@ -741,6 +742,61 @@ tls_bufferevent_sni(struct bufferevent *bev, char *buf, size_t len)
 	}
 	name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
 	return tls_copy_out(buf, len, name, name != NULL ? strlen(name) : 0);
+}
+
+/* An ASN.1 time as seconds since the epoch. */
+static bool
+tls_asn1_time(const ASN1_TIME *t, int64_t *out)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+		return false;
+	*out = (int64_t)timegm(&tm);
+	return true;
+}
+
+/* The validity period shared by the certificates of the peer's chain. */
+bool
+tls_bufferevent_peer_validity(struct bufferevent *bev, int64_t *not_before, int64_t *not_after)
+{
+	STACK_OF(X509) *chain;
+	SSL *ssl;
+	int64_t nb, na;
+
+	if (bev == NULL || (ssl = bufferevent_openssl_get_ssl(bev)) == NULL)
+		return false;
+	if ((chain = SSL_get0_verified_chain(ssl)) == NULL &&
+	    (chain = SSL_get_peer_cert_chain(ssl)) == NULL)
+		return false;
+	if (sk_X509_num(chain) == 0)
+		return false;
+	*not_before = INT64_MIN;
+	*not_after = INT64_MAX;
+	for (int i = 0; i < sk_X509_num(chain); i++) {
+		X509 *x = sk_X509_value(chain, i);
+
+		if (!tls_asn1_time(X509_get0_notBefore(x), &nb) ||
+		    !tls_asn1_time(X509_get0_notAfter(x), &na))
+			return false;
+		if (nb > *not_before)
+			*not_before = nb;
+		if (na < *not_after)
+			*not_after = na;
+	}
+	return true;
+}
+
+/* The negotiated protocol version of a connection. */
+const char *
+tls_bufferevent_version(struct bufferevent *bev)
+{
+	SSL *ssl;
+
+	if (bev == NULL || (ssl = bufferevent_openssl_get_ssl(bev)) == NULL)
+		return "";
+	return SSL_get_version(ssl);
 }
 
 /* Sends close_notify if the handshake is done; errors (a full socket buffer) are ignored. */

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct bufferevent;
 struct event_base;
@@ -60,6 +61,14 @@ bool		 tls_bufferevent_alpn(struct bufferevent *bev, char *buf, size_t len);
 /* After the handshake: the SNI name the client sent ("" if none). Returns false, with buf "",
  * when bev is not a TLS bufferevent or the name does not fit (256 bytes always do). */
 bool		 tls_bufferevent_sni(struct bufferevent *bev, char *buf, size_t len);
+/* After the handshake: the period in which every certificate of the peer's chain is valid (the
+ * latest notBefore and the earliest notAfter, in seconds since the epoch), from the verified
+ * chain when there is one. false when bev is not a TLS bufferevent, the peer sent no
+ * certificate or a date cannot be read. */
+bool		 tls_bufferevent_peer_validity(struct bufferevent *bev, int64_t *not_before,
+		    int64_t *not_after);
+/* After the handshake: the protocol version ("TLSv1.3"), "" when bev is not TLS. */
+const char	*tls_bufferevent_version(struct bufferevent *bev);
 /* Sends close_notify (best effort) before the caller frees the bufferevent; call it once the
  * output buffer has drained, since data still queued would follow the close_notify. */
 void		 tls_bufferevent_shutdown(struct bufferevent *bev);

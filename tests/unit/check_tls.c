@@ -167,6 +167,9 @@ struct end {
 	char		 err[512];
 	char		 alpn[TLS_ALPN_MAX + 1];
 	char		 sni[256];
+	char		 vname[16];
+	bool		 has_validity;
+	int64_t		 not_before, not_after;
 	char		 got[64];
 	size_t		 ngot;
 	int		 version;
@@ -252,6 +255,9 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 		e->connected = true;
 		tls_bufferevent_alpn(bev, e->alpn, sizeof(e->alpn));
 		tls_bufferevent_sni(bev, e->sni, sizeof(e->sni));
+		util_strlcpy(e->vname, tls_bufferevent_version(bev), sizeof(e->vname));
+		e->has_validity = tls_bufferevent_peer_validity(bev, &e->not_before,
+		    &e->not_after);
 		if ((ssl = bufferevent_openssl_get_ssl(bev)) != NULL)
 			e->version = SSL_version(ssl);
 		if (!e->server)
@@ -563,6 +569,15 @@ START_TEST(test_handshake_ca)
 	ck_assert_int_eq(s.srv.version, TLS1_3_VERSION);
 	ck_assert_str_eq(s.srv.sni, HOST);
 	ck_assert_str_eq(s.srv.alpn, "");
+	ck_assert_str_eq(s.cli.vname, "TLSv1.3");
+	/* The period the leaf and the CA share: both are valid from an hour ago, for 30 days. */
+	ck_assert(s.cli.has_validity);
+	ck_assert(s.cli.not_before <= (int64_t)time(NULL) - 3500);
+	ck_assert(s.cli.not_before >= (int64_t)time(NULL) - 3700);
+	ck_assert(s.cli.not_after >= (int64_t)time(NULL) + 29 * 86400);
+	ck_assert(s.cli.not_after <= (int64_t)time(NULL) + 31 * 86400);
+	/* The server asked for no client certificate. */
+	ck_assert(!s.srv.has_validity);
 	session_end(&s);
 	tls_ctx_free(cctx);
 	tls_ctx_free(sctx);
@@ -1053,6 +1068,7 @@ START_TEST(test_bufferevent_refusals)
 	struct event_base *base = base_new();
 	struct tls_ctx *sctx = server_ctx(NULL, false), *cctx = client_ctx(ca_crt, NULL, NULL);
 	char buf[8];
+	int64_t nb, na;
 	int fds[2];
 
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
@@ -1068,6 +1084,8 @@ START_TEST(test_bufferevent_refusals)
 	ck_assert(!tls_bufferevent_alpn(NULL, buf, sizeof(buf)));
 	ck_assert_str_eq(buf, "");
 	ck_assert(!tls_bufferevent_sni(NULL, buf, sizeof(buf)));
+	ck_assert(!tls_bufferevent_peer_validity(NULL, &nb, &na));
+	ck_assert_str_eq(tls_bufferevent_version(NULL), "");
 	tls_bufferevent_shutdown(NULL);
 
 	tls_ctx_free(cctx);
