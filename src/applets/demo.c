@@ -179,27 +179,44 @@ shq(const char *s, char *buf, size_t len)
 	return buf;
 }
 
-/* Whether prog is an executable file in a directory of $PATH. */
-static bool
+/* The path of prog in a directory of $PATH, to be freed, or NULL. */
+static char *
 in_path(const char *prog)
 {
 	const char *path = getenv("PATH");
-	char *copy, *dir, *save = NULL;
-	bool found = false;
+	char *copy, *dir, *save = NULL, *found = NULL;
 
 	if (path == NULL || *path == '\0')
-		return false;
+		return NULL;
 	copy = xstrdup(path);
-	for (dir = strtok_r(copy, ":", &save); dir != NULL && !found;
+	for (dir = strtok_r(copy, ":", &save); dir != NULL && found == NULL;
 	    dir = strtok_r(NULL, ":", &save)) {
 		char *p;
 
 		xasprintf(&p, "%s/%s", *dir != '\0' ? dir : ".", prog);
-		found = access(p, X_OK) == 0;
-		free(p);
+		if (access(p, X_OK) == 0)
+			found = p;
+		else
+			free(p);
 	}
 	free(copy);
 	return found;
+}
+
+/* Whether nc is OpenBSD's (Debian's netcat-openbsd), whose -d leaves the terminal alone so
+ * that it exits when the service closes the connection. */
+static bool
+nc_openbsd(void)
+{
+	char *nc = in_path("nc"), *real = NULL;
+	bool ok;
+
+	if (nc != NULL)
+		real = realpath(nc, NULL);
+	ok = real != NULL && strstr(real, "openbsd") != NULL;
+	free(nc);
+	free(real);
+	return ok;
 }
 
 /* --- ports ------------------------------------------------------------------------------- */
@@ -909,9 +926,9 @@ try_commands(const struct demo *d, char **reach, char **resolve, char **refuse)
 	char q1[PATH_MAX * 4 + 3], q2[PATH_MAX * 4 + 3];
 	char *secret = demo_path(d, DEMO_INTRUDER ".secret");
 
-	if (in_path("nc"))
-		xasprintf(reach, "nc 127.0.0.1 %u", d->kids[KID_SIDECAR].port);
-	else
+	if (nc_openbsd())
+		xasprintf(reach, "nc -d 127.0.0.1 %u", d->kids[KID_SIDECAR].port);
+	else	/* bash is in every Debian */
 		xasprintf(reach, "bash -c 'cat </dev/tcp/127.0.0.1/%u'", d->kids[KID_SIDECAR].port);
 	xasprintf(resolve, "dig @127.0.0.1 -p %u " DEMO_APP, d->kids[KID_DNS].port);
 	xasprintf(refuse, "%s access tcp --hostname " DEMO_APP " --id %s --secret-file %s "
@@ -923,7 +940,7 @@ try_commands(const struct demo *d, char **reach, char **resolve, char **refuse)
 static void
 print_block(const struct demo *d)
 {
-	char *reach, *resolve, *refuse;
+	char *reach, *resolve, *refuse, *dig;
 
 	try_commands(d, &reach, &resolve, &refuse);
 	printf("\nA private zt network runs on 127.0.0.1, in %s:\n\n", d->dir);
@@ -942,8 +959,9 @@ print_block(const struct demo *d)
 	printf("  3. %s\n", refuse);
 	printf("     token " DEMO_INTRUDER " is valid, but the app's policy does not allow it:"
 	    " refused\n");
-	if (!in_path("dig"))
+	if ((dig = in_path("dig")) == NULL)
 		printf("\n(dig is in Debian's bind9-dnsutils.)\n");
+	free(dig);
 	printf("\nLogs: %s/*.log. Ctrl-C stops everything and removes %s.\n", d->dir, d->dir);
 	fflush(stdout);
 	free(reach);
