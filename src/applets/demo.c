@@ -351,6 +351,11 @@ spawn(struct demo *d, char *const argv[], const char *log)
 		if (in == -1 || out == -1 || dup2(in, 0) == -1 || dup2(out, 1) == -1 ||
 		    dup2(out, 2) == -1)
 			_exit(127);
+		if (in > 2)
+			close(in);
+		if (out > 2)
+			close(out);
+		signal(SIGPIPE, SIG_DFL);
 		execv("/proc/self/exe", argv);
 		dprintf(2, "zt demo: cannot run %s: %s\n", d->exe, strerror(errno));
 		_exit(127);
@@ -440,21 +445,26 @@ pause_ms(struct demo *d, unsigned int ms)
 	return 0;
 }
 
-/* Prints the last lines of a log to stderr. */
+/* Prints the last lines of a log to stderr (from its last 64 KiB). */
 static void
 print_tail(const char *path)
 {
-	char *data = NULL, *start;
-	size_t len = 0;
-	int lines = 0;
+	char data[65536], *start;
+	struct stat st;
+	ssize_t n = 0;
+	int fd, lines = 0;
 
-	if (util_read_file(path, 1 << 20, &data, &len) == -1 || len == 0) {
-		fprintf(stderr, "  (%s is empty)\n", path);
-		free(data);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 || fstat(fd, &st) == -1 ||
+	    (n = pread(fd, data, sizeof(data), st.st_size > (off_t)sizeof(data) ?
+	    st.st_size - (off_t)sizeof(data) : 0)) <= 0) {
+		fprintf(stderr, "  (nothing in %s)\n", path);
+		if (fd != -1)
+			close(fd);
 		return;
 	}
-	start = data + len;
-	if (start > data && start[-1] == '\n')
+	close(fd);
+	start = data + n;
+	if (start[-1] == '\n')
 		start--;
 	while (start > data && lines < DEMO_TAIL) {
 		start--;
@@ -464,10 +474,9 @@ print_tail(const char *path)
 	if (*start == '\n')
 		start++;
 	fprintf(stderr, "--- the end of %s:\n", path);
-	fwrite(start, 1, data + len - start, stderr);
-	if (data[len - 1] != '\n')
+	fwrite(start, 1, (size_t)(data + n - start), stderr);
+	if (data[n - 1] != '\n')
 		fputc('\n', stderr);
-	free(data);
 }
 
 /* Says that kid k ended on its own, with the end of its log. */
@@ -1221,6 +1230,8 @@ demo_main(int argc, char **argv)
 	sigaddset(&d->sigs, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &d->sigs, &d->oldmask);
 	masked = true;
+	/* A closed standard output must not kill us before we clean up. */
+	signal(SIGPIPE, SIG_IGN);
 
 	if ((tmp = getenv("TMPDIR")) == NULL || *tmp == '\0')
 		tmp = "/tmp";
@@ -1265,7 +1276,8 @@ demo_main(int argc, char **argv)
 	ret = 0;
 stop:
 	if (d->stop != 0)
-		printf("\nzt demo: %s: stopping\n", strsignal(d->stop));
+		printf("\nzt demo: %s: stopping\n", d->stop == SIGINT ? "SIGINT" :
+		    d->stop == SIGTERM ? "SIGTERM" : "SIGHUP");
 	fflush(stdout);
 	stop_kids(d);
 	if (d->stop != 0 && d->check)
