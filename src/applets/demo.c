@@ -38,7 +38,7 @@ static const char usage[] =
 "               [--edge-port PORT] [--dns-port PORT] [--access-port PORT]\n"
 "\n"
 "Starts a private zt network on loopback, with throwaway credentials in a temporary\n"
-"directory: an edge, a connector serving the built-in hello service as " "hello.demo.internal,\n"
+"directory: an edge, a connector serving the built-in hello service as hello.demo.internal,\n"
 "a resolver for the zone demo.internal (zt dns serve) and a sidecar (zt access tcp) with a\n"
 "service token. It prints three commands to try, then runs until SIGINT (Ctrl-C) or\n"
 "SIGTERM, which stop everything and remove the directory.\n"
