@@ -14,7 +14,8 @@
 	X(access, APPLET_BARE_LINK, "sidecar: a local port that reaches an app through the edge") \
 	X(dns, APPLET_BARE_LINK, "private DNS resolver: dnsmasq's configuration, dnsmasq's answers") \
 	X(token, APPLET_BARE_LINK, "service tokens on the edge host: create, list, revoke, rotate") \
-	X(doctor, 0, "checks this machine's way to the edge, with a fix for each failure")
+	X(doctor, 0, "checks this machine's way to the edge, with a fix for each failure") \
+	X(demo, 0, "a whole private network on loopback, to try zt or --check it")
 
 #define ZT_APPLET_PROTOTYPE(name, flags, summary) int name##_main(int argc, char **argv);
 ZT_APPLETS(ZT_APPLET_PROTOTYPE)
