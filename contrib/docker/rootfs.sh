@@ -89,4 +89,5 @@ sed -e 's/#.*//' "$list" | while read -r kind path mode owner source; do
 		;;
 	esac
 done
-echo "rootfs.sh: $dest holds zt, $nlibs shared objects (libraries and the loader) and $(grep -c '^[a-z]' "$list") entries of runtime-files"
+n=$(grep -c '^[a-z]' "$list")
+echo "rootfs.sh: $dest holds zt, $nlibs libraries and loader, $n runtime-files entries"

@@ -18,7 +18,7 @@ zn_init
 ran=0
 contrib=$top_srcdir/contrib
 
-# --- systemd units ------------------------------------------------------------------------------
+# --- systemd units ---------------------------------------------------------------------------
 if command -v systemd-analyze >/dev/null 2>&1; then
 	ran=$((ran + 1))
 	mkdir "$T_DIR/units"
@@ -86,7 +86,7 @@ else
 	echo "SKIP: systemd-analyze is not installed: the units are not verified"
 fi
 
-# --- the container's file tree ---------------------------------------------------------------------
+# --- the container's file tree -------------------------------------------------------------
 d=$contrib/docker
 t_check "the Dockerfile assembles the runtime tree with rootfs.sh" \
 	grep -q '^ *&& sh contrib/docker/rootfs.sh /rootfs /out/usr/bin/zt$' "$d/Dockerfile"
@@ -120,10 +120,10 @@ done
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "SKIP: not root: the container's tree is not assembled nor run"
-elif ! command -v chroot >/dev/null 2>&1 || ! command -v unshare >/dev/null 2>&1; then
-	echo "SKIP: chroot or unshare is missing: the container's tree is not run"
-elif ! unshare -m true 2>/dev/null; then
-	echo "SKIP: cannot make a mount namespace here: the container's tree is not run"
+elif ! command -v chroot >/dev/null 2>&1; then
+	echo "SKIP: chroot is missing: the container's tree is not run"
+elif LC_ALL=C ldd "$ZT" | grep -q 'lib[a-z]*san\.so'; then
+	echo "SKIP: zt is built with sanitizers, which need /proc: the container's tree is not run"
 else
 	ran=$((ran + 1))
 	root=$T_DIR/root
@@ -141,7 +141,8 @@ else
 		sed -e 's/#.*//' "$d/runtime-files" | awk '$1 == "host" || $1 == "here" { print $2 }'
 	} | sort >"$T_DIR/files.expected"
 	(cd "$root" && find . -type f | sed 's/^\.//' | sort) >"$T_DIR/files.found"
-	t_check "the tree holds exactly zt, its libraries and runtime-files ($(wc -l <"$T_DIR/files.found") files)" \
+	n=$(wc -l <"$T_DIR/files.found")
+	t_check "the tree holds exactly zt, its libraries and runtime-files ($n files)" \
 		cmp -s "$T_DIR/files.expected" "$T_DIR/files.found"
 	diff "$T_DIR/files.expected" "$T_DIR/files.found" >&2
 	"$ZT" --list-links | sort >"$T_DIR/links.expected"
@@ -169,10 +170,13 @@ else
 			eval '[ "$T_RC" -eq 0 ] && grep -q "usage: zt access tcp" "$T_DIR/out"'
 	done
 
-	# zt as the image runs it: the user 65532, the root read-only, /tmp a tmpfs, and (standing
-	# in for the volumes) the test's directory mounted at its own path. zt-net.sh's helpers
-	# call $ZT, so a whole network runs in the tree.
-	cat >"$T_DIR/zt-in-image" <<EOF
+	if ! command -v unshare >/dev/null 2>&1 || ! unshare -m true 2>/dev/null; then
+		echo "SKIP: cannot make a mount namespace here: zt is not run on a read-only root"
+	else
+		# zt as the image runs it: the user 65532, the root read-only, /tmp a tmpfs, and (standing
+		# in for the volumes) the test's directory mounted at its own path. zt-net.sh's helpers
+		# call $ZT, so a whole network runs in the tree.
+		cat >"$T_DIR/zt-in-image" <<EOF
 #!/bin/sh
 exec unshare -m sh -c '
 	set -e
@@ -185,56 +189,58 @@ exec unshare -m sh -c '
 	shift 2
 	exec chroot --userspec=$user "$root" /usr/bin/zt "\$@"' sh "$root" "$T_DIR" "\$@"
 EOF
-	chmod 755 "$T_DIR/zt-in-image"
-	# Directories the mount needs that the read-only root must already hold (when $T_DIR is
-	# not under /tmp, which the tmpfs covers).
-	case $T_DIR in
-	/tmp/*) ;;
-	*) mkdir -p "$root$T_DIR" ;;
-	esac
-	host_zt=$ZT
-	ZT=$T_DIR/zt-in-image
-	give() { # the test's files to the user, as a volume's would be
-		find "$T_DIR" -path "$root" -prune -o -exec chown "$user" {} +
-	}
-	give
-	t_run "$ZT" --version
-	t_check "zt runs in the read-only tree as $user" \
-		eval '[ "$T_RC" -eq 0 ] && grep -q "^zt " "$T_DIR/out"'
-	# /var/lib/zt is the user's, but without a volume it is part of the read-only root.
-	t_run "$ZT" edge init /var/lib/zt/edge --name edge.test
-	t_check "... whose root is read-only: writing /var/lib/zt without a volume fails" \
-		eval '[ "$T_RC" -ne 0 ] && grep -q "Read-only file system" "$T_DIR/err"'
-	zn_edge_init
-	zn_app hello.test db "allow token:ci"
-	give
-	zn_tunnel_create db
-	give
-	zn_token_create ci
-	give
-	t_check "zt edge init, tunnel create and token create as $user in the tree" \
-		test "$(stat -c '%u' "$ZN_STATE/tunnels/db")" = "${user%%:*}"
-	zn_edge_start
-	# Each run of zt-in-image has its own /tmp: the status file goes to the shared directory.
-	"$ZT" tunnel run --token-file "$ZN_SECRETS/db.token" --hostname hello.test --url hello \
-	    --status-file "$T_DIR/conn.status" --log-level debug >>"$T_DIR/conn.log" 2>&1 &
-	zn_remember conn $!
-	t_check "the connector in the tree registers a connection (zt tunnel ready, in the tree)" \
-		t_wait '"$ZT" tunnel ready --status-file "$T_DIR/conn.status" >/dev/null 2>&1' 15
-	timeout 30 "$ZT" access tcp --hostname hello.test --id "$(zn_id ci)" \
-	    --secret-file "$ZN_SECRETS/ci.secret" --edge "127.0.0.1:$ZN_EDGE_PORT" \
-	    --edge-pin "$ZN_PIN" </dev/null >"$T_DIR/hello.out" 2>>"$T_DIR/access.log"
-	rc=$?
-	t_check "a sidecar in the tree reaches the connector's hello service through the edge (TLS, pin, token)" \
-		eval '[ "$rc" -eq 0 ] && grep -q "^hello from zt: hello.test via tunnel .* for token:ci" "$T_DIR/hello.out"'
-	if [ "$T_FAILED" -ne 0 ]; then
-		tail -n 5 "$T_DIR/edge.log" "$T_DIR/conn.log" "$T_DIR/access.log" >&2
+		chmod 755 "$T_DIR/zt-in-image"
+		# Directories the mount needs that the read-only root must already hold (when $T_DIR is
+		# not under /tmp, which the tmpfs covers).
+		case $T_DIR in
+		/tmp/*) ;;
+		*) mkdir -p "$root$T_DIR" ;;
+		esac
+		host_zt=$ZT
+		ZT=$T_DIR/zt-in-image
+		give() { # the test's files to the user, as a volume's would be
+			find "$T_DIR" -path "$root" -prune -o -exec chown "$user" {} +
+		}
+		give
+		t_run "$ZT" --version
+		t_check "zt runs in the read-only tree as $user" \
+			eval '[ "$T_RC" -eq 0 ] && grep -q "^zt " "$T_DIR/out"'
+		# /var/lib/zt is the user's, but without a volume it is part of the read-only root.
+		t_run "$ZT" edge init /var/lib/zt/edge --name edge.test
+		t_check "... whose root is read-only: writing /var/lib/zt without a volume fails" \
+			eval '[ "$T_RC" -ne 0 ] && grep -q "Read-only file system" "$T_DIR/err"'
+		zn_edge_init
+		zn_app hello.test db "allow token:ci"
+		give
+		zn_tunnel_create db
+		give
+		zn_token_create ci
+		give
+		t_check "zt edge init, tunnel create and token create as $user in the tree" \
+			test "$(stat -c '%u' "$ZN_STATE/tunnels/db")" = "${user%%:*}"
+		zn_edge_start
+		# Each run of zt-in-image has its own /tmp: the status file goes to the shared directory.
+		"$ZT" tunnel run --token-file "$ZN_SECRETS/db.token" --hostname hello.test --url hello \
+		    --status-file "$T_DIR/conn.status" --log-level debug >>"$T_DIR/conn.log" 2>&1 &
+		zn_remember conn $!
+		t_check "the connector in the tree registers a connection (zt tunnel ready, in the tree)" \
+			t_wait '"$ZT" tunnel ready --status-file "$T_DIR/conn.status" >/dev/null 2>&1' 15
+		timeout 30 "$ZT" access tcp --hostname hello.test --id "$(zn_id ci)" \
+		    --secret-file "$ZN_SECRETS/ci.secret" --edge "127.0.0.1:$ZN_EDGE_PORT" \
+		    --edge-pin "$ZN_PIN" </dev/null >"$T_DIR/hello.out" 2>>"$T_DIR/access.log"
+		rc=$?
+		t_check "a sidecar in the tree reaches the connector's hello service through the edge" \
+			eval '[ "$rc" -eq 0 ] &&
+			grep -q "^hello from zt: hello.test via tunnel .* for token:ci" "$T_DIR/hello.out"'
+		if [ "$T_FAILED" -ne 0 ]; then
+			tail -n 5 "$T_DIR/edge.log" "$T_DIR/conn.log" "$T_DIR/access.log" >&2
+		fi
+		zn_check_secrets
+		ZT=$host_zt
 	fi
-	zn_check_secrets
-	ZT=$host_zt
 fi
 
-# --- YAML, units and doc/deploy.md use flags that exist --------------------------------------------
+# --- YAML, units and doc/deploy.md use flags that exist --------------------------------------
 if /usr/bin/python3 -c 'import yaml' 2>/dev/null; then
 	ran=$((ran + 1))
 	/usr/bin/python3 "$top_srcdir/tests/net/contrib_check.py" "$ZT" "$top_srcdir" \
