@@ -33,7 +33,7 @@ LOADS = ("bulk1", "bulk8", "rtt", "conn1", "conn64")
 
 # iperf3 seconds, round-trip seconds, sequential connections, connections 64 at a time
 FULL = (10, 5.0, 500, 640)
-QUICK = (1, 0.5, 200, 320)
+QUICK = (1, 0.3, 100, 192)
 PARALLEL = 64
 SIZE = 64
 
@@ -89,10 +89,11 @@ def add_arguments(ap):
     g.add_argument("--peers", default=",".join(PEERS), metavar="LIST",
                    help="the paths to measure, zt and at least one other (default: %(default)s)")
     g.add_argument("--rtt-seconds", type=float,
-                   help="seconds of the round-trip load (default 5, --quick 0.5)")
+                   help="seconds of the round-trip load (default 5, --quick 0.3)")
     g.add_argument("--connections", type=int,
                    help="connections of the sequential connection load (default 500, --quick "
-                   "200); the parallel load opens 64 at a time, 1.28 times as many in all")
+                   "100); the parallel load opens 64 at a time, about 1.28 times as many "
+                   "(--quick 192)")
 
 
 class ZtBudget:
@@ -216,13 +217,14 @@ class Bench:
         if "ssh" in self.peers and not os.access("/usr/sbin/sshd", os.X_OK):
             missing.append("/usr/sbin/sshd")
         if not os.access(self.zt, os.X_OK):
-            missing.append(self.zt + " (run make first, or set ZT)")
-        elif os.path.basename(self.zt) != "zt":
+            raise BenchError("missing: %s (run make first, or set ZT)" % self.zt)
+        if os.path.basename(self.zt) != "zt":
             raise BenchError("%s: the binary must be called zt (it dispatches on its name)"
                              % self.zt)
         if missing:
-            raise BenchError("missing: %s (apt-get install iperf3 stunnel4 openssh-server "
-                             "openssh-client gcc openssl)" % ", ".join(missing))
+            raise benchlib.BenchSkip("missing: %s (apt-get install iperf3 stunnel4 "
+                                     "openssh-server openssh-client gcc openssl)"
+                                     % ", ".join(missing))
 
     def start_origins(self):
         self.tcpbench = build_tcpbench(self.s)
