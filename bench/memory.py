@@ -196,7 +196,7 @@ class Bench:
         return r
 
     def sample(self, net, rec, tag, sidecar=None):
-        time.sleep(0.2 if self.quick else 0.5)     # let the event loops settle
+        time.sleep(0.1 if self.quick else 0.5)     # let the event loops settle
         m = {"edge": rss(net.edge), "connector": rss(net.connectors[0]),
              "sidecar": rss(sidecar or net.sidecars[0])}
         for role in ROLES:
@@ -248,19 +248,19 @@ class Bench:
         rec["open_seconds"] = time.monotonic() - t0
         hold.cmd("close")
         self.s.stop(hold.p)
-        time.sleep(1.0)
+        time.sleep(0.3 if self.quick else 1.0)
         self.sample(net, rec, "closed")
         net.stop()
         # The per-session figure, on an edge of its own (one that carried streams keeps their
         # freed memory for new sessions): RSS with no session, then with N connectors.
         snet = ztnet.ZtNet(self.s, self.zt, name + "s", {"echo.bench.test": self.echo_ports[0]})
         snet.start_edge()
-        time.sleep(0.5)
+        time.sleep(0.2 if self.quick else 0.5)
         e0 = rss(snet.edge)
         extra = [snet.start_connector(ha=1, wait=False) for _ in range(self.nconnectors)]
         for p in extra:
             snet.wait_connector(p, timeout=60)
-        time.sleep(0.5)
+        time.sleep(0.2 if self.quick else 0.5)
         e1 = rss(snet.edge)
         snet.stop()
         rec["sessions_before_edge"] = e0["rss"]
