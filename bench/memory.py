@@ -362,7 +362,6 @@ class Bench:
         return steps, {"streams": best, "limit": why}
 
     def run(self):
-        self.check_tools()
         self.raise_nofile()
         self.tcpbench = tunnel.build_tcpbench(self.s)
         self.echo, self.echo_ports = tunnel.start_echo(self.s, self.tcpbench, 1)
@@ -472,6 +471,7 @@ def summarise(rounds, steps, best, args, bench):
 
 def run(session, args, top, zt):
     bench = Bench(session, args, top, zt)
+    bench.check_tools()     # a missing tool: skipped before anything is printed
     print("memory: %d rounds; idle, %s idle streams, %d connectors; %s" % (
         args.rounds, " and ".join("{:,}".format(x) for x in LEVELS), bench.nconnectors,
         "then up to %d streams through one edge" % bench.max_streams if bench.max_streams

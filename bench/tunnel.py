@@ -462,7 +462,6 @@ class Bench:
         return r
 
     def run(self):
-        self.check_tools()
         self.start_origins()
         self.start_paths()
         rounds = {peer: [] for peer in self.peers}
@@ -585,6 +584,7 @@ def summarise(rounds, args, bench):
 
 def run(session, args, top, zt):
     bench = Bench(session, args, top, zt)
+    bench.check_tools()     # a missing tool: skipped before anything is printed
     print("tunnel: %d rounds; paths %s; iperf3 %d s per run, round trips %g s, %d connections "
           "one at a time and %d with 64 in parallel" % (
               args.rounds, ", ".join(LABELS[p] for p in bench.peers), bench.iperf_seconds,
