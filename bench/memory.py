@@ -321,17 +321,19 @@ class Bench:
                     if r.get("failed"):
                         why = "%d streams could not be opened" % int(r["failed"])
                 if why is None or held > best:
-                    answered, p99, worst = 0, 0.0, 0.0
+                    answered, dead, p99, worst = 0, 0, 0.0, 0.0
                     # Every stream at once: all the clients are asked before any answer is read.
                     for h in holds:
                         h.send("check %d" % CHECK_MS)
                     for h in holds:
                         c = h.answer("check", timeout=CHECK_MS / 1000 + 120)
                         answered += int(c.get("answered") or 0)
+                        dead += int(c.get("dead") or 0)     # closed or reset: not just slow
                         p99 = max(p99, c["p99"] / 1000)
                         worst = max(worst, c["max"] / 1000)
                     m = benchlib.proc_memory(net.edge.pid)
-                    steps.append({"streams": held, "answered": answered, "check_p99_ms": p99,
+                    steps.append({"streams": held, "answered": answered, "dead": dead,
+                                  "check_p99_ms": p99,
                                   "check_max_ms": worst, "edge_rss": m["rss"],
                                   "edge_anon": m["anon"], "connectors": len(holds),
                                   "sidecars": len(net.sidecars),
@@ -342,8 +344,8 @@ class Bench:
                     if answered == held:
                         best = held
                     elif why is None:
-                        why = "%d of %d streams answered within %d ms" % (answered, held,
-                                                                        CHECK_MS)
+                        why = "%d of %d streams answered within %d ms (%d closed)" % (
+                            answered, held, CHECK_MS, dead)
                 net.alive()
         except BenchError as e:
             why = str(e)
