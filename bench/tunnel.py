@@ -380,8 +380,8 @@ class Bench:
 
     def iperf3_listening(self):
         """Waits until iperf3 -s listens again. Between two tests it closes its listening socket
-        for a moment, and zt's connector aborts (double free) when an origin refuses a
-        connection (doc/performance.md, "Defects found"); the others would only fail a test."""
+        for a moment: a test started then would be refused, through any path. (Before commit
+        c1985c4 a refused origin also crashed zt's connector.)"""
         deadline = time.monotonic() + 10
         while True:
             with open(self.s.path("iperf3-server.log"), errors="replace") as f:

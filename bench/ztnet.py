@@ -164,7 +164,7 @@ class ZtNet:
         p.port = port
         self.sidecars.append(p)
         # Not by connecting: a connection closed before its stream is open makes the sidecar
-        # use freed memory (see doc/performance.md, "Defects found"). Its log says when.
+        # use freed memory (doc/performance.md, "Defects and limits found"). Its log says when.
         deadline = time.monotonic() + 15
         while "listening on" not in self.s.log_tail(tag, 20):
             if p.poll() is not None:
