@@ -20,7 +20,12 @@ PR_SET_PDEATHSIG = 1
 
 
 class BenchError(Exception):
-    """A failure that ends one comparison with a message (a missing tool, a server that died)."""
+    """A failure that ends one comparison with a message (a server that died, a bad answer)."""
+
+
+class BenchSkip(BenchError):
+    """A peer tool or a compiler is missing: the comparison is skipped, not failed (bench/run
+    exits 77 when something was skipped and nothing failed)."""
 
 
 def _child_setup(realtime):
