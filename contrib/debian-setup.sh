@@ -4,14 +4,16 @@
 #   sh contrib/debian-setup.sh build    packages to build, then ./configure && make
 #   sh contrib/debian-setup.sh check    packages to build and test, then make check
 #   sh contrib/debian-setup.sh deps     only the packages (build and test)
+#   sh contrib/debian-setup.sh bench    packages to build and benchmark, then make bench
+#                                       BENCH_ARGS=--quick (bench/README.md)
 #
 # Run it as root (or with sudo available) from the top of a checkout or release tarball.
 set -eu
 
 mode=${1:-build}
 case "$mode" in
-build|check|deps) ;;
-*) echo "usage: sh contrib/debian-setup.sh build|check|deps" >&2; exit 2 ;;
+build|check|deps|bench) ;;
+*) echo "usage: sh contrib/debian-setup.sh build|check|deps|bench" >&2; exit 2 ;;
 esac
 
 cd "$(dirname "$0")/.."
@@ -21,8 +23,14 @@ build_pkgs="gcc make autoconf automake pkg-config libc6-dev libssl-dev libevent-
 test_pkgs="check python3 python3-dnspython iproute2 procps dnsmasq-base bind9-dnsutils openssl
 	postgresql man-db mandoc systemd python3-yaml"
 
+# The peers bench/run compares zt with, and its load generators.
+bench_pkgs="python3 dnsperf dnsmasq-base iperf3 stunnel4 openssh-server openssh-client openssl"
+
 pkgs=$build_pkgs
-[ "$mode" = build ] || pkgs="$pkgs $test_pkgs"
+case "$mode" in
+check|deps) pkgs="$pkgs $test_pkgs" ;;
+bench) pkgs="$pkgs $bench_pkgs" ;;
+esac
 
 missing=""
 for p in $pkgs; do
@@ -49,4 +57,6 @@ fi
 make -j"$jobs"
 if [ "$mode" = check ]; then
 	make -j"$jobs" check
+elif [ "$mode" = bench ]; then
+	bench/run --quick
 fi
