@@ -70,6 +70,8 @@ static const char usage[] =
 #define TUNNEL_BACKOFF_CAP	30000
 #define TUNNEL_CONNECT_MS	15000	/* dialling the edge or an origin */
 #define TUNNEL_CLOSE_MS		2000	/* stopping with no stream: GOAWAY and close within */
+#define TUNNEL_EDGE_OPEN_RATE	20000	/* streams the edge may open a second... */
+#define TUNNEL_EDGE_OPEN_BURST	50000	/* ...after a burst of this many */
 #define TUNNEL_STATUS_MS	2000
 
 static const struct conf_entry tunnel_table[] = {
@@ -544,7 +546,15 @@ link_tcp_ready(evutil_socket_t fd, short what, void *arg)
 		link_schedule(l);
 		return;
 	}
+	/* The edge opens the streams of all its clients on this connection, each client
+	 * within its own budget (200 opens a second after a burst of 1000): the defaults would
+	 * let a few busy clients get the whole connection closed, and every stream on it with
+	 * it. The edge is authenticated (pinned); these bounds only stop a runaway one. */
 	memset(&lim, 0, sizeof(lim));
+	lim.open_rate = TUNNEL_EDGE_OPEN_RATE;
+	lim.open_burst = TUNNEL_EDGE_OPEN_BURST;
+	lim.reset_rate = TUNNEL_EDGE_OPEN_RATE;
+	lim.reset_burst = TUNNEL_EDGE_OPEN_BURST;
 	l->state = LINK_HANDSHAKE;
 	if ((l->s = mux_session_new(c->base, bev, false, &lim, &link_cbs, l)) == NULL ||
 	    mux_send_hello(l->s, &c->hello) == -1) {
