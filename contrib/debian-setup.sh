@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 build_pkgs="gcc make autoconf automake pkg-config libc6-dev libssl-dev libevent-dev libinih-dev"
 # Check runs the unit tests; the rest are the real peers the integration tests drive.
 test_pkgs="check python3 python3-dnspython iproute2 procps dnsmasq-base bind9-dnsutils openssl
-	postgresql"
+	postgresql curl"
 
 pkgs=$build_pkgs
 [ "$mode" = build ] || pkgs="$pkgs $test_pkgs"

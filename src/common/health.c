@@ -17,6 +17,7 @@
 #include "httpd.h"
 #include "log.h"
 #include "metrics.h"
+#include "mux.h"
 #include "sdnotify.h"
 #include "util.h"
 
@@ -302,4 +303,16 @@ health_probe(const char *prog, const char *addr)
 	}
 	printf("%s\n", body);
 	return 0;
+}
+
+const char *
+health_result(uint16_t code, char *buf, size_t len)
+{
+	const char *name = code == MUX_OK ? "ok" : mux_code_name(code);
+	size_t i;
+
+	for (i = 0; name[i] != '\0' && i + 1 < len; i++)
+		buf[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] - 'A' + 'a' : name[i]);
+	buf[i] = '\0';
+	return buf;
 }

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct event_base;
 struct health;
@@ -39,6 +40,9 @@ void		 health_reloaded(struct health *h, bool ok);
 /* SIGTERM: /ready answers 503 from now on, STOPPING=1. */
 void		 health_stopping(struct health *h);
 bool		 health_is_stopping(const struct health *h);
+
+/* The label of a stream's result: "ok", or the code's name in lower case ("not_allowed"). */
+const char	*health_result(uint16_t code, char *buf, size_t len);
 
 /* `zt APPLET ready --metrics ADDR`: asks /ready; 0 when it said 200, 1 when not (or no
  * answer), 2 when ADDR is not an address. Messages start with prog. */

@@ -72,6 +72,10 @@ sdnotify_open(void)
 		n = NULL;
 		goto out;
 	}
+	/* Connected now, while the socket may be reached: zt dns serve drops its privileges
+	 * later, and a send is then checked against the socket file's permissions no more. */
+	if (connect(n->fd, (struct sockaddr *)&n->sun, n->sunlen) == -1)
+		log_debug("sdnotify: connect %s: %s (will try each send)", sock, strerror(errno));
 	if (usec != NULL && *usec != '\0') {
 		char *end;
 		unsigned long long u;
@@ -119,8 +123,8 @@ sdnotify_send(struct sdnotify *n, const char *fmt, ...)
 		log_debug("sdnotify_send: a message of %d bytes does not fit a datagram", len);
 		return -1;
 	}
-	if (sendto(n->fd, buf, (size_t)len, MSG_NOSIGNAL, (struct sockaddr *)&n->sun,
-	    n->sunlen) == -1) {
+	if (send(n->fd, buf, (size_t)len, MSG_NOSIGNAL) == -1 && sendto(n->fd, buf, (size_t)len,
+	    MSG_NOSIGNAL, (struct sockaddr *)&n->sun, n->sunlen) == -1) {
 		log_debug("sdnotify_send: %s", strerror(errno));
 		return -1;
 	}
