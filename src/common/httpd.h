@@ -16,7 +16,7 @@ struct httpd;
 #define HTTPD_MAX_HEADERS	64
 #define HTTPD_MAX_TARGET	2048
 #define HTTPD_MAX_CONNS		32
-#define HTTPD_HEAD_MS		5000	/* the request head arrives within (also: keep-alive idle) */
+#define HTTPD_HEAD_MS		5000	/* the request head arrives within (and keep-alive idle) */
 #define HTTPD_WRITE_MS		5000	/* the answer is taken within */
 #define HTTPD_MAX_REQUESTS	100	/* per connection */
 

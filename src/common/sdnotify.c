@@ -87,7 +87,7 @@ sdnotify_open(void)
 			    "watchdog", usec);
 		else if (pid != NULL && *pid != '\0' && (util_parse_long(pid, 1, 0x7fffffffL,
 		    &l) == -1 || (pid_t)l != getpid()))
-			log_debug("sdnotify: WATCHDOG_PID %s is not this process: no watchdog", pid);
+			log_debug("sdnotify: WATCHDOG_PID %s is not ours: no watchdog", pid);
 		else
 			n->watchdog_usec = u;
 	}
