@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -23,7 +24,9 @@
 
 #include "applets.h"
 #include "common/ev.h"
+#include "common/health.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/mux.h"
 #include "common/tls.h"
 #include "common/util.h"
@@ -32,7 +35,8 @@ static const char usage[] =
 "usage: zt access tcp --hostname HOST [--url ADDR] [--id ID] [--secret-file FILE]\n"
 "                     [--edge HOST:PORT] [--edge-pin PIN | --edge-ca FILE]\n"
 "                     [--edge-name NAME]\n"
-"                     [--listen-early]\n"
+"                     [--listen-early] [--metrics ADDR]\n"
+"       zt access ready --metrics ADDR\n"
 "\n"
 "Opens ADDR (e.g. 127.0.0.1:5432) and carries each connection made to it to the app HOST\n"
 "through the edge, as a stream on one TLS session (no handshake per connection). Without\n"
@@ -52,7 +56,12 @@ static const char usage[] =
 "  --edge-name NAME                     the name the edge's certificate must carry (and\n"
 "                                       the SNI sent); default the HOST of --edge\n"
 "  --listen-early                       listen at once, before the edge has authorised\n"
-"                                       this token for HOST\n";
+"                                       this token for HOST\n"
+"  --metrics ADDR                       serve /metrics, /ready and /healthz on ADDR\n"
+"                                       (PORT means 127.0.0.1:PORT; doc/metrics.md)\n"
+"\n"
+"SIGHUP reads --secret-file again (for the next session). `zt access ready --metrics\n"
+"ADDR` exits 0 when the sidecar serving ADDR is ready (for probes).\n";
 
 #define ACCESS_BACKOFF_BASE	1000
 #define ACCESS_BACKOFF_CAP	30000
@@ -94,6 +103,14 @@ struct access {
 	struct ev_signals *sig;
 	int		 exit_status;
 	size_t		 streams;
+	size_t		 nlocals;	/* local connections without their stream yet */
+	bool		 idle_closed;	/* the edge closed the session for idleness */
+	const char	*secret_file;	/* read again on SIGHUP */
+	/* operations (doc/metrics.md) */
+	struct health	*health;
+	struct mux_counters bytes;
+	struct metrics_family *m_up, *m_sessions, *m_reconnects, *m_conns, *m_conns_total;
+	struct metrics_family *m_open, *m_streams, *m_rx, *m_tx;
 };
 
 static void session_connect(struct access *a);
@@ -102,11 +119,21 @@ static void local_start(struct local *lc);
 
 /* --- local connections --------------------------------------------------------------------- */
 
+/* A stream (or a local connection that never got one) ended with code. */
+static void
+count_stream(struct access *a, uint16_t code)
+{
+	char label[32];
+
+	metrics_add(a->m_streams, 1, health_result(code, label, sizeof(label)));
+}
+
 static void
 local_free(struct local *lc)
 {
 	struct access *a = lc->a;
 
+	a->nlocals--;
 	for (struct local **pp = &a->waiting; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == lc) {
 			*pp = lc->next;
@@ -124,6 +151,7 @@ local_done(void *arg, uint16_t code, const char *reason)
 	struct access *a = arg;
 
 	a->streams--;
+	count_stream(a, code);
 	if (code != MUX_OK && code != MUX_CANCEL)
 		log_warnx("connection to %s ended: %s%s%s", a->hostname, mux_code_name(code),
 		    reason != NULL && *reason != '\0' ? ": " : "", reason != NULL ? reason : "");
@@ -176,6 +204,7 @@ local_refused(struct mux_stream *st, uint16_t code, const char *reason, void *ar
 
 	log_warnx("the edge refused a connection to %s: %s (%s)", a->hostname,
 	    reason != NULL && *reason != '\0' ? reason : "no reason given", mux_code_name(code));
+	count_stream(a, code);
 	lc->st = NULL;
 	local_reset(lc);
 	if (a->stdio) {
@@ -219,6 +248,7 @@ local_wait_over(void *arg)
 
 	log_warnx("no session to the edge for %d s: closing a local connection",
 	    ACCESS_WAIT_MS / 1000);
+	count_stream(lc->a, MUX_TIMEOUT);
 	local_reset(lc);
 }
 
@@ -234,6 +264,7 @@ local_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	/* The local connection failed while waiting for the edge. */
+	count_stream(lc->a, MUX_CANCEL);
 	if (lc->st != NULL) {
 		mux_stream_set_cbs(lc->st, NULL, NULL);
 		mux_stream_reset(lc->st, MUX_CANCEL, "the local connection failed");
@@ -247,6 +278,7 @@ local_new(struct access *a, struct bufferevent *bev)
 {
 	struct local *lc = xcalloc(1, sizeof(*lc));
 
+	a->nlocals++;
 	lc->a = a;
 	lc->bev = bev;
 	lc->wait = ev_timer_new(a->base, local_wait_over, lc);
@@ -269,6 +301,7 @@ local_accept(int fd, const struct sockaddr *sa, socklen_t len, void *arg)
 		close(fd);
 		return;
 	}
+	metrics_add(a->m_conns_total, 1);
 	local_start(local_new(a, bev));
 }
 
@@ -564,6 +597,7 @@ session_check_reply(struct mux_session *s, uint32_t id, uint16_t code, const cha
 	}
 	if (!a->authorised) {
 		a->authorised = true;
+		health_update(a->health);
 		log_info("the edge authorised this token for %s", a->hostname);
 		if (a->stdio)
 			stdio_start(a);
@@ -580,7 +614,9 @@ session_welcome(struct mux_session *s, const struct mux_welcome *w, void *arg)
 	struct access *a = arg;
 
 	a->up = true;
+	a->idle_closed = false;
 	a->attempt = 0;
+	metrics_add(a->m_sessions, 1);
 	log_info("session to edge %s established", w->edge_name);
 	mux_check(s, ACCESS_CHECK_ID, a->hostname);
 	flush_waiting(a);
@@ -609,6 +645,7 @@ session_schedule(struct access *a)
 	if (cap > ACCESS_BACKOFF_CAP)
 		cap = ACCESS_BACKOFF_CAP;
 	a->attempt++;
+	metrics_add(a->m_reconnects, 1);
 	ev_timer_start(a->retry, 100 + util_random_uniform((uint32_t)cap), false);
 }
 
@@ -620,6 +657,8 @@ session_closed(struct mux_session *s, uint16_t code, const char *reason, void *a
 	mux_session_free(a->s);
 	a->s = NULL;
 	a->up = false;
+	a->idle_closed = code == MUX_IDLE && !a->stdio;
+	health_update(a->health);
 	if (code == MUX_AUTH_FAILED || code == MUX_AUTH_EXPIRED || code == MUX_AUTH_REVOKED) {
 		log_errorx("the edge refused the service token: %s (%s)", reason != NULL &&
 		    *reason != '\0' ? reason : "no reason given", mux_code_name(code));
@@ -675,8 +714,9 @@ session_tcp_ready(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	memset(&lim, 0, sizeof(lim));
-	if ((a->s = mux_session_new(a->base, bev, false, &lim, &session_cbs, a)) == NULL ||
-	    mux_send_hello(a->s, &a->hello) == -1) {
+	if ((a->s = mux_session_new(a->base, bev, false, &lim, &session_cbs, a)) != NULL)
+		mux_session_set_counters(a->s, &a->bytes);
+	if (a->s == NULL || mux_send_hello(a->s, &a->hello) == -1) {
 		mux_session_free(a->s);
 		a->s = NULL;
 		session_schedule(a);
@@ -721,7 +761,126 @@ on_stop(int signo, int count, void *arg)
 {
 	struct access *a = arg;
 
+	health_stopping(a->health);
 	event_base_loopbreak(a->base);
+}
+
+static bool set_secret(struct access *a, const char *text);
+
+/* SIGHUP: --secret-file again (a rotated secret); the session in progress keeps the one it
+ * authenticated with, the next session uses the new one. A file that cannot be used is
+ * refused and the secret in force stays. */
+static void
+on_reload(void *arg)
+{
+	struct access *a = arg;
+	uint8_t old[sizeof(a->hello.token_secret)];
+	char *data;
+	size_t len;
+	bool ok;
+
+	health_reloading(a->health);
+	if (a->secret_file == NULL) {
+		log_info("SIGHUP: no --secret-file to read again: nothing changes");
+		health_reloaded(a->health, true);
+		return;
+	}
+	if (util_read_secret_file(a->secret_file, 1024, &data, &len) == -1) {
+		if (errno == EPERM)
+			log_errorx("SIGHUP: secret file \"%s\" is readable by group or others "
+			    "(chmod 600 %s): keeping the secret in force", a->secret_file,
+			    a->secret_file);
+		else
+			log_error("SIGHUP: cannot read the secret file \"%s\": keeping the secret "
+			    "in force", a->secret_file);
+		health_reloaded(a->health, false);
+		return;
+	}
+	log_redact_add(data);
+	memcpy(old, a->hello.token_secret, sizeof(old));
+	if (!(ok = set_secret(a, data))) {
+		memcpy(a->hello.token_secret, old, sizeof(old));
+		log_errorx("SIGHUP: %s: keeping the secret in force", a->secret_file);
+	} else
+		log_info("SIGHUP: read %s again: the next session to the edge uses it",
+		    a->secret_file);
+	util_cleanse(old, sizeof(old));
+	util_cleanse(data, len);
+	free(data);
+	health_reloaded(a->health, ok);
+}
+
+/* --- operations: /ready, /metrics, systemd ----------------------------------------------- */
+
+static bool
+access_ready(void *arg, char *why, size_t len)
+{
+	struct access *a = arg;
+
+	if (!a->up && !(a->authorised && a->idle_closed))
+		util_strlcpy(why, "no session to the edge", len);
+	else if (!a->authorised)
+		snprintf(why, len, "the edge has not authorised this token for %s yet",
+		    a->hostname);
+	else
+		return true;
+	return false;
+}
+
+static void
+access_status(void *arg, char *buf, size_t len)
+{
+	struct access *a = arg;
+
+	snprintf(buf, len, "%s to %s, %zu streams", a->up ? "session up" : a->idle_closed ?
+	    "idle (reconnects on demand)" : "no session", a->hostname, a->streams);
+}
+
+static void
+access_collect(void *arg)
+{
+	struct access *a = arg;
+
+	metrics_set(a->m_up, a->up ? 1 : 0);
+	metrics_set(a->m_conns, (double)(a->nlocals + a->streams));
+	metrics_set(a->m_open, (double)a->streams);
+	metrics_set(a->m_rx, (double)a->bytes.bytes_in);
+	metrics_set(a->m_tx, (double)a->bytes.bytes_out);
+}
+
+static const struct health_ops access_health = {
+	.applet = "access",
+	.ready = access_ready,
+	.status = access_status,
+	.collect = access_collect,
+};
+
+/* The families of doc/metrics.md for the sidecar. */
+static void
+access_metrics(struct access *a)
+{
+	struct metrics *m = health_metrics(a->health);
+
+	a->m_up = metrics_family(m, "zt_access_session_up", METRICS_GAUGE,
+	    "1 while the session to the edge is established.", NULL);
+	a->m_sessions = metrics_family(m, "zt_access_sessions_total", METRICS_COUNTER,
+	    "Sessions established with the edge (WELCOMEs received).", NULL);
+	a->m_reconnects = metrics_family(m, "zt_access_reconnects_total", METRICS_COUNTER,
+	    "Sessions to the edge lost or failed, each followed by a new attempt.", NULL);
+	a->m_conns = metrics_family(m, "zt_access_connections", METRICS_GAUGE,
+	    "Local connections open now (waiting for a stream or carried).", NULL);
+	a->m_conns_total = metrics_family(m, "zt_access_connections_total", METRICS_COUNTER,
+	    "Local connections accepted.", NULL);
+	a->m_open = metrics_family(m, "zt_access_streams_open", METRICS_GAUGE,
+	    "Streams carried now.", NULL);
+	a->m_streams = metrics_family(m, "zt_access_streams_total", METRICS_COUNTER,
+	    "Streams that ended, or local connections refused or given up, by result.",
+	    "result");
+	metrics_add(a->m_streams, 0, "ok");
+	a->m_rx = metrics_family(m, "zt_access_stream_bytes_received_total", METRICS_COUNTER,
+	    "Stream payload bytes received from the edge.", NULL);
+	a->m_tx = metrics_family(m, "zt_access_stream_bytes_sent_total", METRICS_COUNTER,
+	    "Stream payload bytes sent to the edge.", NULL);
 }
 
 /* --- options ------------------------------------------------------------------------------- */
@@ -774,6 +933,7 @@ tcp_cmd(int argc, char **argv)
 		{ "edge-ca", required_argument, NULL, 'C' },
 		{ "edge-name", required_argument, NULL, 'N' },
 		{ "listen-early", no_argument, NULL, 'E' },
+		{ "metrics", required_argument, NULL, 'M' },
 		{ "log-format", required_argument, NULL, 'F' },
 		{ "log-level", required_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
@@ -783,7 +943,9 @@ tcp_cmd(int argc, char **argv)
 	struct access *a = xcalloc(1, sizeof(*a));
 	const char *url = NULL, *id = NULL, *secret = NULL, *secret_file = NULL, *edge = NULL;
 	const char *pin = NULL, *ca = NULL, *hostname = NULL, *edge_name = NULL;
+	const char *metrics_addr = NULL;
 	struct tls_client_opts topts;
+	bool config_error;
 	int ch, ret = 2;
 
 	a->fd = -1;
@@ -809,6 +971,7 @@ tcp_cmd(int argc, char **argv)
 		case 'C': ca = optarg; break;
 		case 'N': edge_name = optarg; break;
 		case 'E': a->listen_early = true; break;
+		case 'M': metrics_addr = optarg; break;
 		case 'F':
 			if (log_format_parse(optarg, &f) == -1) {
 				fprintf(stderr, "zt access: --log-format \"%s\": use text or json\n",
@@ -839,7 +1002,8 @@ tcp_cmd(int argc, char **argv)
 		fputs(usage, stderr);
 		goto out;
 	}
-	ret = 1;
+	/* From here on, what is wrong is the configuration (EX_CONFIG). */
+	ret = EX_CONFIG;
 	if (!mux_hostname_valid(hostname, false)) {
 		log_errorx("--hostname \"%s\" is not a host name", hostname);
 		goto out;
@@ -864,6 +1028,7 @@ tcp_cmd(int argc, char **argv)
 		char *data;
 		size_t len;
 
+		a->secret_file = secret_file;
 		if (util_read_secret_file(secret_file, 1024, &data, &len) == -1) {
 			if (errno == EPERM)
 				log_errorx("secret file \"%s\" is readable by group or others: chmod "
@@ -942,9 +1107,16 @@ tcp_cmd(int argc, char **argv)
 	} else
 		a->stdio = true;
 
+	ret = 1;
 	if ((a->base = ev_base_new()) == NULL)
 		goto out;
-	a->sig = ev_signals_new(a->base, on_stop, NULL, NULL, a);
+	a->health = health_new(a->base, &access_health, a);
+	access_metrics(a);
+	if (metrics_addr != NULL && health_listen(a->health, metrics_addr, &config_error) == -1) {
+		ret = config_error ? EX_CONFIG : 1;
+		goto out;
+	}
+	a->sig = ev_signals_new(a->base, on_stop, on_reload, NULL, a);
 	a->retry = ev_timer_new(a->base, session_retry, a);
 	if (a->listen_early && !a->stdio && open_listener(a) == -1)
 		goto out;
@@ -966,6 +1138,7 @@ out:
 	ev_listener_free(a->listener);
 	ev_timer_free(a->retry);
 	ev_signals_free(a->sig);
+	health_free(a->health);
 	tls_ctx_free(a->tls);
 	stdio_free();
 	util_cleanse(&a->hello, sizeof(a->hello));
@@ -986,6 +1159,15 @@ access_main(int argc, char **argv)
 	    strcmp(argv[1], "help") == 0) {
 		fputs(usage, stdout);
 		return 0;
+	}
+	if (strcmp(argv[1], "ready") == 0) {
+		if (argc == 4 && strcmp(argv[2], "--metrics") == 0)
+			return health_probe("zt access ready", argv[3]);
+		if (argc == 3 && strncmp(argv[2], "--metrics=", 10) == 0)
+			return health_probe("zt access ready", argv[2] + 10);
+		fputs("zt access ready: give --metrics ADDR, the address the sidecar serves\n",
+		    stderr);
+		return 2;
 	}
 	/* ssh, rdp and smb are cloudflared's aliases of tcp. */
 	if (strcmp(argv[1], "tcp") == 0 || strcmp(argv[1], "ssh") == 0 ||

@@ -31,14 +31,17 @@
 #include "common/dnsconf.h"
 #include "common/dnsfwd.h"
 #include "common/ev.h"
+#include "common/health.h"
 #include "common/ifaddr.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/resolver.h"
 #include "common/util.h"
 
 static const char usage[] =
 "usage: zt dns serve [-C FILE] [--conf-dir=DIR] [--OPTION[=VALUE] ...] [--test]\n"
-"                    [--log-format=text|json] [--log-level=LEVEL]\n"
+"                    [--log-format=text|json] [--log-level=LEVEL] [--metrics=ADDR]\n"
+"       zt dns ready --metrics=ADDR\n"
 "\n"
 "A private DNS resolver that reads dnsmasq's configuration unchanged and answers as\n"
 "dnsmasq 2.90 does: address=, local=, server=, hosts files, host-record, cname,\n"
@@ -52,7 +55,11 @@ static const char usage[] =
 "  -k, --keep-in-foreground, -d, --no-daemon\n"
 "                        do not go into the background\n"
 "  --log-format=FORMAT   text (the default on a terminal) or json\n"
-"  --log-level=LEVEL     error, warn, info (default) or debug\n";
+"  --log-level=LEVEL     error, warn, info (default) or debug\n"
+"  --metrics=ADDR        serve /metrics, /ready and /healthz on ADDR (a zt extension;\n"
+"                        PORT means 127.0.0.1:PORT; doc/metrics.md)\n"
+"\n"
+"`zt dns ready --metrics=ADDR` exits 0 when the resolver serving ADDR is ready.\n";
 
 #define DNS_TCP_MAX_CONNS	128	/* concurrent TCP clients */
 #define DNS_TCP_MAX_QUERIES	100	/* per connection, as dnsmasq */
@@ -135,6 +142,10 @@ struct server {
 	time_t		 refused_logged;
 	bool		 stopping;
 	int		 exit_status;
+	/* operations (doc/metrics.md) */
+	struct health	*health;
+	struct metrics_family *m_queries, *m_hits, *m_misses, *m_inserts, *m_evicts, *m_entries;
+	struct metrics_family *m_upstream, *m_timeouts, *m_pending, *m_tcp, *m_listeners;
 	uint8_t		 out[DNS_MAXMSG];
 };
 
@@ -162,6 +173,24 @@ log_query(struct server *srv, const struct resolver_qinfo *q, const struct socka
 		    sizeof(from)));
 	if (what != NULL)
 		log_info("%s %s %s", what, name, detail != NULL ? detail : "");
+}
+
+/* An upstream's answer taken for a client (by its rcode), or none in time. */
+static void
+count_upstream(struct server *srv, enum dnsfwd_status status, const uint8_t *reply,
+    size_t len)
+{
+	char rc[DNS_TYPE_TEXT];
+	uint16_t flags;
+
+	if (status != DNSFWD_ANSWER) {
+		metrics_add(srv->m_timeouts, 1);
+		return;
+	}
+	if (dns_get_flags(reply, len, &flags) != 0)
+		return;
+	dns_rcode_name(DNS_RCODE(flags), rc, sizeof(rc));
+	metrics_add(srv->m_upstream, 1, rc);
 }
 
 /* --- replies ------------------------------------------------------------------------- */
@@ -251,6 +280,7 @@ udp_forwarded(void *arg, enum dnsfwd_status status, const uint8_t *reply, size_t
 	struct server *srv = c->srv;
 	size_t n;
 
+	count_upstream(srv, status, reply, len);
 	if (status == DNSFWD_ANSWER) {
 		n = resolver_forwarded_reply(srv->res, c->q, c->qlen, false, reply, len, msg,
 		    c->rewrite_nx, c->cache_ok, time(NULL), srv->out, sizeof(srv->out));
@@ -280,6 +310,7 @@ udp_query(struct server *srv, int fd, const uint8_t *q, size_t qlen,
 	if ((peer->ss_family == AF_INET && ((const struct sockaddr_in *)peer)->sin_port == 0) ||
 	    (peer->ss_family == AF_INET6 && ((const struct sockaddr_in6 *)peer)->sin6_port == 0))
 		return 0;
+	metrics_add(srv->m_queries, 1, "udp");
 	resolver_query(srv->res, q, qlen, false, now, out, outcap, &res);
 	if (res.action == RESOLVER_DROP)
 		return 0;
@@ -575,6 +606,7 @@ tcp_forwarded(void *arg, enum dnsfwd_status status, const uint8_t *reply, size_t
 	struct server *srv = c->srv;
 	size_t n = 0;
 
+	count_upstream(srv, status, reply, len);
 	c->wait = NULL;
 	if (status == DNSFWD_ANSWER)
 		n = resolver_forwarded_reply(srv->res, c->q, c->qlen, true, reply, len, msg,
@@ -615,6 +647,7 @@ tcp_next(struct tcp_conn *c)
 		c->qlen = len;
 		evbuffer_drain(in, 2);
 		evbuffer_remove(in, c->q, len);
+		metrics_add(srv->m_queries, 1, "tcp");
 		resolver_query(srv->res, c->q, len, true, time(NULL), srv->out, sizeof(srv->out),
 		    &res);
 		if (res.action != RESOLVER_DROP && srv->conf->log_queries) {
@@ -1020,6 +1053,7 @@ on_stop(int signo, int count, void *arg)
 {
 	struct server *srv = arg;
 
+	health_stopping(srv->health);
 	srv->stopping = true;
 	event_base_loopbreak(srv->base);
 }
@@ -1029,6 +1063,7 @@ on_reload(void *arg)
 {
 	struct server *srv = arg;
 
+	health_reloading(srv->health);
 	log_info("SIGHUP: clearing the cache and reading the hosts files again");
 	dnscache_flush(srv->cache);
 	resolver_reload_hosts(srv->res);
@@ -1036,6 +1071,89 @@ on_reload(void *arg)
 		memset(&srv->resolv_version, 0, sizeof(srv->resolv_version));
 		resolv_poll(srv);
 	}
+	health_reloaded(srv->health, true);
+}
+
+/* --- operations: /ready, /metrics, systemd ------------------------------------------- */
+
+static bool
+dns_ready(void *arg, char *why, size_t len)
+{
+	struct server *srv = arg;
+
+	if (srv->nlisteners == 0) {
+		util_strlcpy(why, srv->conf->port == 0 ? "not listening (port=0)" :
+		    "not listening", len);
+		return false;
+	}
+	return true;
+}
+
+static void
+dns_status(void *arg, char *buf, size_t len)
+{
+	struct server *srv = arg;
+
+	snprintf(buf, len, "listening on %zu sockets, cache size %u", srv->nlisteners,
+	    srv->conf->cache_size);
+}
+
+static void
+dns_collect(void *arg)
+{
+	struct server *srv = arg;
+	struct dnscache_stats st;
+
+	memset(&st, 0, sizeof(st));
+	if (srv->cache != NULL)
+		dnscache_stats(srv->cache, &st);
+	metrics_set(srv->m_hits, (double)st.hits);
+	metrics_set(srv->m_misses, (double)st.misses);
+	metrics_set(srv->m_inserts, (double)st.insertions);
+	metrics_set(srv->m_evicts, (double)st.evictions);
+	metrics_set(srv->m_entries, (double)st.entries);
+	metrics_set(srv->m_pending, (double)dnsfwd_pending(srv->fwd));
+	metrics_set(srv->m_tcp, (double)srv->nconns);
+	metrics_set(srv->m_listeners, (double)srv->nlisteners);
+}
+
+static const struct health_ops dns_health = {
+	.applet = "dns",
+	.ready = dns_ready,
+	.status = dns_status,
+	.collect = dns_collect,
+};
+
+/* The families of doc/metrics.md for the resolver. */
+static void
+dns_metrics(struct server *srv)
+{
+	struct metrics *m = health_metrics(srv->health);
+
+	srv->m_queries = metrics_family(m, "zt_dns_queries_total", METRICS_COUNTER,
+	    "Client queries received, by protocol.", "protocol");
+	metrics_add(srv->m_queries, 0, "udp");
+	metrics_add(srv->m_queries, 0, "tcp");
+	srv->m_hits = metrics_family(m, "zt_dns_cache_hits_total", METRICS_COUNTER,
+	    "Queries answered from the cache.", NULL);
+	srv->m_misses = metrics_family(m, "zt_dns_cache_misses_total", METRICS_COUNTER,
+	    "Cache look-ups that found nothing.", NULL);
+	srv->m_inserts = metrics_family(m, "zt_dns_cache_insertions_total", METRICS_COUNTER,
+	    "Records put in the cache.", NULL);
+	srv->m_evicts = metrics_family(m, "zt_dns_cache_evictions_total", METRICS_COUNTER,
+	    "Unexpired records pushed out of the cache to make room.", NULL);
+	srv->m_entries = metrics_family(m, "zt_dns_cache_entries", METRICS_GAUGE,
+	    "RRsets and negative entries in the cache now.", NULL);
+	srv->m_upstream = metrics_family(m, "zt_dns_upstream_answers_total", METRICS_COUNTER,
+	    "Answers from upstream servers taken for a client, by rcode.", "rcode");
+	srv->m_timeouts = metrics_family(m, "zt_dns_upstream_timeouts_total", METRICS_COUNTER,
+	    "Forwarded queries that got no usable answer in time.", NULL);
+	srv->m_pending = metrics_family(m, "zt_dns_forwards_pending", METRICS_GAUGE,
+	    "Forwarded queries waiting for an answer.", NULL);
+	srv->m_tcp = metrics_family(m, "zt_dns_tcp_connections", METRICS_GAUGE,
+	    "TCP clients connected now.", NULL);
+	srv->m_listeners = metrics_family(m, "zt_dns_listeners", METRICS_GAUGE,
+	    "Addresses listened on (a UDP and a TCP socket each).", NULL);
 }
 
 /* SIGUSR1: statistics in the log, as dnsmasq writes them. */
@@ -1125,6 +1243,7 @@ static const struct dnsconf_flag dns_flags[] = {
 	{ "test", 0, false },
 	{ "log-format", 0, true },
 	{ "log-level", 0, true },
+	{ "metrics", 0, true },
 	{ "help", 0, false },
 	{ NULL, 0, false },
 };
@@ -1253,6 +1372,8 @@ serve(int argc, char **argv)
 	srv->fwd = dnsfwd_new(srv->base, &fopts);
 	resolver_set_server_stats(srv->res, dnsfwd_server_stats, srv->fwd);
 	srv->sig = ev_signals_new(srv->base, on_stop, on_reload, on_info, srv);
+	srv->health = health_new(srv->base, &dns_health, srv);
+	dns_metrics(srv);
 
 	if (conf->port == 0)
 		log_warnx("port=0: DNS is disabled");
@@ -1276,6 +1397,16 @@ serve(int argc, char **argv)
 			goto out;
 		}
 	}
+	for (size_t i = 0; i < conf->nflags; i++) {
+		bool config_error;
+
+		if (strcmp(conf->flags[i].flag->name, "metrics") == 0 &&
+		    health_listen(srv->health, conf->flags[i].value, &config_error) == -1) {
+			/* dnsmasq's codes: 1 for a bad option, 2 for a network problem. */
+			ret = config_error ? 1 : 2;
+			goto out;
+		}
+	}
 	if (!conf->no_resolv) {
 		resolv_poll(srv);
 		srv->resolv_timer = ev_timer_new(srv->base, resolv_poll, srv);
@@ -1294,6 +1425,7 @@ serve(int argc, char **argv)
 		close(notify);
 		notify = -1;
 	}
+	health_update(srv->health);
 	event_base_dispatch(srv->base);
 	log_info("exiting on signal");
 	if (conf->pid_file != NULL && strcmp(conf->pid_file, "/var/run/dnsmasq.pid") != 0)
@@ -1315,6 +1447,7 @@ out:
 	ifaddr_watch_free(srv->watch);
 	ev_timer_free(srv->resolv_timer);
 	ev_signals_free(srv->sig);
+	health_free(srv->health);
 	dnsfwd_free(srv->fwd);
 	resolver_free(srv->res);
 	dnscache_free(srv->cache);
@@ -1341,6 +1474,15 @@ dns_main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "serve") == 0)
 		return serve(argc - 1, argv + 1);
+	if (strcmp(argv[1], "ready") == 0) {
+		if (argc == 4 && strcmp(argv[2], "--metrics") == 0)
+			return health_probe("zt dns ready", argv[3]);
+		if (argc == 3 && strncmp(argv[2], "--metrics=", 10) == 0)
+			return health_probe("zt dns ready", argv[2] + 10);
+		fputs("zt dns ready: give --metrics=ADDR, the address zt dns serve serves\n",
+		    stderr);
+		return 2;
+	}
 	fprintf(stderr, "zt dns: unknown command \"%s\"\n", argv[1]);
 	fputs(usage, stderr);
 	return 2;

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,7 +25,9 @@
 #include "applets.h"
 #include "common/edgeconf.h"
 #include "common/ev.h"
+#include "common/health.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/mux.h"
 #include "common/policy.h"
 #include "common/state.h"
@@ -35,6 +38,7 @@ static const char usage[] =
 "usage: zt edge init DIR --name NAME [--name NAME ...] [--listen ADDR] [--days N]\n"
 "       zt edge serve [-c FILE] [--log-format=text|json] [--log-level=LEVEL]\n"
 "       zt edge check [-c FILE]\n"
+"       zt edge ready --metrics ADDR\n"
 "\n"
 "The edge is the one public endpoint of a zt network: connectors (zt tunnel run) and\n"
 "clients (zt access) dial it over TLS 1.3, it authenticates them, applies each app's\n"
@@ -44,8 +48,11 @@ static const char usage[] =
 "               directory and a starter DIR/edge.ini; prints the CA's pin\n"
 "  serve        run the edge (SIGHUP reloads edge.ini and the state directory)\n"
 "  check        validate edge.ini and print the effective configuration\n"
+"  ready        exit 0 when the edge serving --metrics ADDR is ready (for probes)\n"
 "\n"
-"  -c, --config FILE   edge.ini (default /etc/zt/edge.ini, or $ZT_EDGE_CONFIG)\n";
+"  -c, --config FILE   edge.ini (default /etc/zt/edge.ini, or $ZT_EDGE_CONFIG)\n"
+"  --metrics ADDR      serve /metrics, /ready and /healthz on ADDR (PORT means\n"
+"                      127.0.0.1:PORT; doc/metrics.md)\n";
 
 #define EDGE_ALPN		"zt/1"
 #define EDGE_REFRESH_MS		250	/* the state directory is re-read this often */
@@ -100,7 +107,13 @@ struct edge {
 	struct ev_timer	*drain;
 	TAILQ_HEAD(, peer) peers;
 	size_t		 npeers;
+	size_t		 nstreams;	/* client streams in progress */
 	bool		 stopping;
+	/* operations (doc/metrics.md) */
+	struct health	*health;
+	struct mux_counters bytes[2];	/* by role: connector, client */
+	struct metrics_family *m_conns, *m_conns_total, *m_auth, *m_open, *m_streams;
+	struct metrics_family *m_rx, *m_tx, *m_apps;
 };
 
 static void peer_closed(struct mux_session *, uint16_t, const char *, void *);
@@ -130,6 +143,7 @@ audit(struct edge *e, const char *event, bool allow, const struct peer *p, const
 	struct tm tm;
 	size_t pos;
 
+	metrics_add(e->m_auth, 1, event, allow ? "allow" : "deny");
 	if (e->audit == NULL)
 		return;
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -319,6 +333,7 @@ peer_hello(struct mux_session *s, const struct mux_hello *h, void *arg)
 		}
 		w.max_streams = e->conf->max_streams_connector;
 		p->state = PEER_CONNECTOR;
+		mux_session_set_counters(s, &e->bytes[0]);
 		audit(e, "session", true, p, NULL, peer_identity(p, who, sizeof(who)),
 		    "tunnel secret verified", MUX_OK);
 		log_info("tunnel %s: connection from %s registered (connector %s)", p->tunnel,
@@ -343,6 +358,7 @@ peer_hello(struct mux_session *s, const struct mux_hello *h, void *arg)
 		}
 		w.max_streams = e->conf->max_streams_client;
 		p->state = PEER_CLIENT;
+		mux_session_set_counters(s, &e->bytes[1]);
 		audit(e, "session", true, p, NULL, peer_identity(p, who, sizeof(who)),
 		    p->auth.previous ? "service token verified (previous secret, in its grace)" :
 		    "service token verified", MUX_OK);
@@ -409,11 +425,21 @@ peer_check(struct mux_session *s, uint32_t id, const char *hostname, void *arg)
 	mux_check_reply(s, id, code, client_reason(code, reason));
 }
 
+/* A client stream ended or was refused with code. */
+static void
+count_stream(struct edge *e, uint16_t code)
+{
+	char label[32];
+
+	metrics_add(e->m_streams, 1, health_result(code, label, sizeof(label)));
+}
+
 static void
 join_free(struct join *j)
 {
 	if (j->cpeer != NULL && --j->cpeer->streams == 0)
 		j->cpeer->idle_since = time(NULL);
+	j->e->nstreams--;
 	free(j);
 }
 
@@ -422,6 +448,7 @@ join_done(void *arg, uint16_t code, const char *reason)
 {
 	struct join *j = arg;
 
+	count_stream(j->e, code);
 	log_debug("edge: stream for %s ended: %s%s%s", j->app, mux_code_name(code),
 	    reason != NULL && *reason != '\0' ? ": " : "", reason != NULL ? reason : "");
 	join_free(j);
@@ -450,6 +477,7 @@ origin_closed(struct mux_stream *st, uint16_t code, const char *reason, void *ar
 	if (j->spliced)
 		return;	/* the splice owns both streams now */
 	j->origin = NULL;
+	count_stream(j->e, code == MUX_OK ? MUX_CANCEL : code);
 	if (j->client != NULL) {
 		mux_stream_set_cbs(j->client, NULL, NULL);
 		mux_stream_reset(j->client, code == MUX_OK ? MUX_CANCEL : code,
@@ -467,6 +495,7 @@ client_closed(struct mux_stream *st, uint16_t code, const char *reason, void *ar
 	if (j->spliced)
 		return;
 	j->client = NULL;
+	count_stream(j->e, code == MUX_OK ? MUX_CANCEL : code);
 	if (j->origin != NULL) {
 		struct mux_stream *o = j->origin;
 		j->origin = NULL;
@@ -504,12 +533,14 @@ peer_open(struct mux_session *s, struct mux_stream *st, const char *hostname,
 	}
 	if (p->streams >= e->conf->max_streams_client) {
 		mux_stream_reset(st, MUX_REFUSED_STREAM, "too many streams on this session");
+		count_stream(e, MUX_REFUSED_STREAM);
 		return;
 	}
 	peer_identity(p, who, sizeof(who));
 	if ((code = decide(e, p, hostname, &app, reason, sizeof(reason))) != MUX_OK) {
 		audit(e, "stream", false, p, hostname, who, reason, code);
 		mux_stream_reset(st, code, client_reason(code, reason));
+		count_stream(e, code);
 		return;
 	}
 	if ((cp = pick_connector(e, app->tunnel)) == NULL) {
@@ -517,6 +548,7 @@ peer_open(struct mux_session *s, struct mux_stream *st, const char *hostname,
 		    app->hostname, app->tunnel);
 		audit(e, "stream", false, p, hostname, who, reason, MUX_TUNNEL_DOWN);
 		mux_stream_reset(st, MUX_TUNNEL_DOWN, reason);
+		count_stream(e, MUX_TUNNEL_DOWN);
 		return;
 	}
 	audit(e, "stream", true, p, hostname, who, reason, MUX_OK);
@@ -527,6 +559,7 @@ peer_open(struct mux_session *s, struct mux_stream *st, const char *hostname,
 	j->opeer = cp;
 	util_strlcpy(j->app, app->hostname, sizeof(j->app));
 	p->streams++;
+	e->nstreams++;
 	memset(&m, 0, sizeof(m));
 	util_strlcpy(m.identity, who, sizeof(m.identity));
 	util_strlcpy(m.client_addr, p->addr, sizeof(m.client_addr));
@@ -536,6 +569,7 @@ peer_open(struct mux_session *s, struct mux_stream *st, const char *hostname,
 		    app->hostname, app->tunnel);
 		mux_stream_set_cbs(st, NULL, NULL);
 		mux_stream_reset(st, MUX_TUNNEL_DOWN, reason);
+		count_stream(e, MUX_TUNNEL_DOWN);
 		join_free(j);
 	}
 }
@@ -613,6 +647,7 @@ edge_accept(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 	}
 	TAILQ_INSERT_TAIL(&e->peers, p, entry);
 	e->npeers++;
+	metrics_add(e->m_conns_total, 1);
 }
 
 /* --- state, reload, stop -------------------------------------------------------------- */
@@ -750,6 +785,7 @@ on_reload(void *arg)
 	struct edgeconf *c;
 	FILE *f;
 
+	health_reloading(e->health);
 	log_info("SIGHUP: reading %s and the state directory again", e->config_path);
 	if (e->audit != stdout && (f = audit_open(e->conf->audit_log)) != NULL) {
 		fclose(e->audit);
@@ -757,6 +793,7 @@ on_reload(void *arg)
 	}
 	if ((c = edgeconf_load(e->config_path)) == NULL) {
 		log_errorx("%s has errors: keeping the configuration in force", e->config_path);
+		health_reloaded(e->health, false);
 		return;
 	}
 	if (listens_differ(c, e->conf))
@@ -783,6 +820,7 @@ on_reload(void *arg)
 	e->conf = c;
 	refresh_state(e);
 	log_info("configuration reloaded: %zu apps", c->napps);
+	health_reloaded(e->health, true);
 }
 
 static void
@@ -800,6 +838,8 @@ on_stop(int signo, int count, void *arg)
 	struct edge *e = arg;
 	struct peer *p;
 
+	/* /ready says 503 before anything else changes. */
+	health_stopping(e->health);
 	if (count > 1 || e->npeers == 0) {
 		event_base_loopbreak(e->base);
 		return;
@@ -813,6 +853,98 @@ on_stop(int signo, int count, void *arg)
 	e->drain = ev_timer_new(e->base, drain_expired, e);
 	ev_timer_start(e->drain, EDGE_DRAIN_MS, false);
 	close_drained(e);
+}
+
+/* --- operations: /ready, /metrics, systemd ------------------------------------------------- */
+
+static bool
+edge_ready(void *arg, char *why, size_t len)
+{
+	struct edge *e = arg;
+
+	/* Serving means edge.ini was loaded: only stopping makes the edge not ready. */
+	if (e->stopping) {
+		util_strlcpy(why, "stopping", len);
+		return false;
+	}
+	return true;
+}
+
+/* Open connections by role. */
+static void
+edge_count(struct edge *e, size_t n[3])
+{
+	struct peer *p;
+
+	n[0] = n[1] = n[2] = 0;
+	TAILQ_FOREACH(p, &e->peers, entry)
+		n[p->state == PEER_CONNECTOR ? 1 : p->state == PEER_CLIENT ? 2 : 0]++;
+}
+
+static void
+edge_status(void *arg, char *buf, size_t len)
+{
+	struct edge *e = arg;
+	size_t n[3];
+
+	edge_count(e, n);
+	snprintf(buf, len, "%zu apps, %zu connector connections, %zu client sessions, %zu streams",
+	    e->conf->napps, n[1], n[2], e->nstreams);
+}
+
+static void
+edge_collect(void *arg)
+{
+	struct edge *e = arg;
+	size_t n[3];
+
+	edge_count(e, n);
+	metrics_set(e->m_conns, (double)n[0], "handshake");
+	metrics_set(e->m_conns, (double)n[1], "connector");
+	metrics_set(e->m_conns, (double)n[2], "client");
+	metrics_set(e->m_open, (double)e->nstreams);
+	metrics_set(e->m_rx, (double)e->bytes[0].bytes_in, "connector");
+	metrics_set(e->m_rx, (double)e->bytes[1].bytes_in, "client");
+	metrics_set(e->m_tx, (double)e->bytes[0].bytes_out, "connector");
+	metrics_set(e->m_tx, (double)e->bytes[1].bytes_out, "client");
+	metrics_set(e->m_apps, (double)e->conf->napps);
+}
+
+static const struct health_ops edge_health = {
+	.applet = "edge",
+	.ready = edge_ready,
+	.status = edge_status,
+	.collect = edge_collect,
+};
+
+/* The families of doc/metrics.md for the edge. */
+static void
+edge_metrics(struct edge *e)
+{
+	static const char *const events[] = { "session", "stream", "check", "revoke" };
+	struct metrics *m = health_metrics(e->health);
+
+	e->m_conns = metrics_family(m, "zt_edge_connections", METRICS_GAUGE,
+	    "TLS connections open now, by role (handshake: before HELLO was accepted).", "role");
+	e->m_conns_total = metrics_family(m, "zt_edge_connections_total", METRICS_COUNTER,
+	    "TLS connections accepted.", NULL);
+	e->m_auth = metrics_family(m, "zt_edge_auth_decisions_total", METRICS_COUNTER,
+	    "Authentication and policy decisions (those of the audit log), by event and result.",
+	    "event,result");
+	for (size_t i = 0; i < nitems(events); i++) {
+		metrics_add(e->m_auth, 0, events[i], "allow");
+		metrics_add(e->m_auth, 0, events[i], "deny");
+	}
+	e->m_open = metrics_family(m, "zt_edge_streams_open", METRICS_GAUGE,
+	    "Client streams in progress.", NULL);
+	e->m_streams = metrics_family(m, "zt_edge_streams_total", METRICS_COUNTER,
+	    "Client streams that ended, by result (ok or the code, in lower case).", "result");
+	metrics_add(e->m_streams, 0, "ok");
+	e->m_rx = metrics_family(m, "zt_edge_stream_bytes_received_total", METRICS_COUNTER,
+	    "Stream payload bytes received, by the sender's role.", "role");
+	e->m_tx = metrics_family(m, "zt_edge_stream_bytes_sent_total", METRICS_COUNTER,
+	    "Stream payload bytes sent, by the receiver's role.", "role");
+	e->m_apps = metrics_family(m, "zt_edge_apps", METRICS_GAUGE, "Apps in edge.ini.", NULL);
 }
 
 /* --- commands ------------------------------------------------------------------------- */
@@ -855,13 +987,14 @@ open_listeners(struct edge *e)
 }
 
 static int
-serve(const char *path)
+serve(const char *path, const char *metrics_addr)
 {
 	static const char *const alpn[] = { EDGE_ALPN, NULL };
 	struct tls_server_opts topts;
 	struct edge *e = xcalloc(1, sizeof(*e));
 	struct peer *p;
-	int ret = 1;
+	bool config_error;
+	int ret = EX_CONFIG;
 
 	TAILQ_INIT(&e->peers);
 	e->config_path = xstrdup(path);
@@ -877,8 +1010,15 @@ serve(const char *path)
 		goto out;
 	if ((e->audit = audit_open(e->conf->audit_log)) == NULL)
 		goto out;
+	ret = 1;
 	if ((e->base = ev_base_new()) == NULL)
 		goto out;
+	e->health = health_new(e->base, &edge_health, e);
+	edge_metrics(e);
+	if (metrics_addr != NULL && health_listen(e->health, metrics_addr, &config_error) == -1) {
+		ret = config_error ? EX_CONFIG : 1;
+		goto out;
+	}
 	if (open_listeners(e) == -1)
 		goto out;
 	e->sig = ev_signals_new(e->base, on_stop, on_reload, NULL, e);
@@ -886,6 +1026,7 @@ serve(const char *path)
 	ev_timer_start(e->refresh, EDGE_REFRESH_MS, true);
 	log_info("edge %s ready: %zu apps, %zu tunnels, %zu service tokens", e->conf->name,
 	    e->conf->napps, state_tunnel_count(e->state), state_token_count(e->state));
+	health_update(e->health);
 	event_base_dispatch(e->base);
 	ret = 0;
 out:
@@ -897,6 +1038,7 @@ out:
 	ev_timer_free(e->refresh);
 	ev_timer_free(e->drain);
 	ev_signals_free(e->sig);
+	health_free(e->health);
 	if (e->audit != NULL && e->audit != stdout)
 		fclose(e->audit);
 	tls_ctx_free(e->tls);
@@ -966,12 +1108,13 @@ edge_main(int argc, char **argv)
 		{ "name", required_argument, NULL, 'n' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "days", required_argument, NULL, 'd' },
+		{ "metrics", required_argument, NULL, 'M' },
 		{ "log-format", required_argument, NULL, 'F' },
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *cmd, *config = NULL, *listen = "0.0.0.0:7844";
+	const char *cmd, *config = NULL, *listen = "0.0.0.0:7844", *metrics_addr = NULL;
 	char **names = NULL;
 	size_t nnames = 0;
 	long days = 825;
@@ -1003,6 +1146,9 @@ edge_main(int argc, char **argv)
 			break;
 		case 'l':
 			listen = optarg;
+			break;
+		case 'M':
+			metrics_addr = optarg;
 			break;
 		case 'd':
 			if (util_parse_long(optarg, 1, 3650, &days) == -1) {
@@ -1044,11 +1190,13 @@ edge_main(int argc, char **argv)
 		}
 		ret = init(argv[optind], names, nnames, listen, (int)days);
 	} else if (strcmp(cmd, "serve") == 0 && optind == argc) {
-		ret = serve(config_path(config));
+		ret = serve(config_path(config), metrics_addr);
+	} else if (strcmp(cmd, "ready") == 0 && optind == argc && metrics_addr != NULL) {
+		ret = health_probe("zt edge ready", metrics_addr);
 	} else if (strcmp(cmd, "check") == 0 && optind == argc) {
 		struct edgeconf *c = edgeconf_load(config_path(config));
 		if (c == NULL) {
-			ret = 1;
+			ret = EX_CONFIG;
 			goto out;
 		}
 		edgeconf_free(c);

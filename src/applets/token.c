@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <time.h>
 
 #include "applets.h"
@@ -449,7 +450,7 @@ token_main(int argc, char **argv)
 	if (o.state_dir == NULL && config != NULL) {
 		/* -c edge.ini: the state directory the edge uses. */
 		if ((config_dir = edgeconf_state_dir(config)) == NULL)
-			return 1;
+			return EX_CONFIG;
 		o.state_dir = config_dir;
 	}
 	if (o.state_dir == NULL)
@@ -461,9 +462,10 @@ token_main(int argc, char **argv)
 	}
 	o.now = time(NULL);
 
+	/* A state directory that is missing or unsafe is a configuration error. */
 	if ((st = state_open(o.state_dir)) == NULL) {
 		free(config_dir);
-		return 1;
+		return EX_CONFIG;
 	}
 	ret = cmd->run(st, &o);
 	state_free(st);

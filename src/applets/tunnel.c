@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,8 +30,10 @@
 #include "common/conntoken.h"
 #include "common/edgeconf.h"
 #include "common/ev.h"
+#include "common/health.h"
 #include "common/ingress.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/mux.h"
 #include "common/state.h"
 #include "common/tls.h"
@@ -40,7 +43,8 @@ static const char usage[] =
 "usage: zt tunnel run [--token TOKEN | --token-file FILE] [-c FILE]\n"
 "                     [--hostname HOST --url SERVICE] [--ha-connections N]\n"
 "                     [--grace-period DURATION] [--edge HOST:PORT] [--status-file FILE]\n"
-"       zt tunnel ready [--status-file FILE | -c FILE]\n"
+"                     [--metrics ADDR]\n"
+"       zt tunnel ready [--status-file FILE | -c FILE | --metrics ADDR]\n"
 "       zt tunnel ingress validate [-c FILE | --hostname HOST --url SERVICE]\n"
 "       zt tunnel ingress rule HOSTNAME [-c FILE | --hostname HOST --url SERVICE]\n"
 "       zt tunnel create NAME [-c EDGE.INI]\n"
@@ -59,6 +63,8 @@ static const char usage[] =
 "            [ingress]\n"
 "            rule = db.example.com tcp://127.0.0.1:5432\n"
 "            rule = * http_status:404\n"
+"        --metrics ADDR serves /metrics, /ready and /healthz (doc/metrics.md); SIGHUP\n"
+"        reads the ingress rules of -c FILE again\n"
 "ready   exit 0 when a running connector has a registered connection (for probes)\n"
 "create, list, delete\n"
 "        manage tunnels in the edge's state directory (run them on the edge host);\n"
@@ -120,7 +126,8 @@ struct origin {
 	int		 fd;
 	struct event	*ev;
 	char		 target[262];	/* host:port or unix:path */
-	const struct ingress_rule *rule;
+	const struct ingress_rule *rule;	/* while dialling only: a reload frees it */
+	char		 host[MUX_MAX_HOSTNAME + 1];	/* the rule's, for messages */
 };
 
 struct connector {
@@ -140,6 +147,15 @@ struct connector {
 	int		 exit_status;
 	size_t		 streams;
 	char		 name[64];	/* the tunnel id in hex, for messages */
+	/* SIGHUP: -c FILE and the flags that come before it */
+	const char	*config, *hostname, *url;
+	struct conf	*cf;
+	bool		 grace_set;
+	/* operations (doc/metrics.md) */
+	struct health	*health;
+	struct mux_counters bytes;
+	struct metrics_family *m_conns, *m_conf, *m_conns_total, *m_reconnects, *m_open;
+	struct metrics_family *m_streams, *m_rx, *m_tx, *m_rules, *m_draining;
 };
 
 static void link_connect(struct link *l);
@@ -215,11 +231,21 @@ close_links(struct connector *c)
 		event_base_loopbreak(c->base);
 }
 
+/* A stream from the edge ended (or was refused) with code. */
+static void
+count_stream(struct connector *c, uint16_t code)
+{
+	char label[32];
+
+	metrics_add(c->m_streams, 1, health_result(code, label, sizeof(label)));
+}
+
 static void
 stream_done(void *arg, uint16_t code, const char *reason)
 {
 	struct connector *c = arg;
 
+	count_stream(c, code);
 	c->streams--;
 	if (c->draining && c->streams == 0) {
 		log_info("draining: the last stream finished");
@@ -244,10 +270,11 @@ origin_connected(evutil_socket_t fd, short what, void *arg)
 		err = errno;
 	if (err != 0) {
 		snprintf(reason, sizeof(reason), "connect to %.200s: %s", o->target, strerror(err));
-		log_warnx("stream for %s: %s", o->rule->hostname, reason);
+		log_warnx("stream for %s: %s", o->host, reason);
 		/* The reset runs the closed callback at once: detach o first, it is freed here. */
 		mux_stream_set_cbs(o->st, NULL, NULL);
 		mux_stream_reset(o->st, MUX_ORIGIN_UNREACHABLE, reason);
+		count_stream(c, MUX_ORIGIN_UNREACHABLE);
 		origin_free(o);
 		return;
 	}
@@ -259,6 +286,7 @@ origin_connected(evutil_socket_t fd, short what, void *arg)
 			bufferevent_free(bev);
 		mux_stream_set_cbs(o->st, NULL, NULL);
 		mux_stream_reset(o->st, MUX_INTERNAL, "cannot join the origin");
+		count_stream(c, MUX_INTERNAL);
 		origin_free(o);
 		return;
 	}
@@ -336,6 +364,7 @@ hello_serve(struct connector *c, struct mux_stream *st, const char *hostname,
 static void
 hello_closed(struct mux_stream *st, uint16_t code, const char *reason, void *arg)
 {
+	count_stream(arg, code);
 }
 
 static void
@@ -359,6 +388,7 @@ origin_wait_closed(struct mux_stream *st, uint16_t code, const char *reason, voi
 	struct origin *o = arg;
 
 	/* The edge gave up before the origin answered. */
+	count_stream(o->c, code);
 	origin_free(o);
 }
 
@@ -380,10 +410,12 @@ link_open(struct mux_session *s, struct mux_stream *st, const char *hostname,
 
 	if (c->draining) {
 		mux_stream_reset(st, MUX_REFUSED_STREAM, "the connector is shutting down");
+		count_stream(c, MUX_REFUSED_STREAM);
 		return;
 	}
 	if ((r = ingress_match(c->ing, hostname, &idx)) == NULL) {
 		mux_stream_reset(st, MUX_INGRESS_REFUSED, "no ingress rule matches");
+		count_stream(c, MUX_INGRESS_REFUSED);
 		return;
 	}
 	log_debug("stream for %s (from %s, %s): rule #%zu", hostname, meta->client_addr,
@@ -393,6 +425,7 @@ link_open(struct mux_session *s, struct mux_stream *st, const char *hostname,
 		snprintf(reason, sizeof(reason), "http_status:%d (ingress rule #%zu)", r->status,
 		    idx + 1);
 		mux_stream_reset(st, MUX_INGRESS_REFUSED, reason);
+		count_stream(c, MUX_INGRESS_REFUSED);
 		return;
 	case INGRESS_SVC_HELLO:
 		mux_stream_set_cbs(st, &hello_cbs, c);
@@ -406,6 +439,7 @@ link_open(struct mux_session *s, struct mux_stream *st, const char *hostname,
 	o->st = st;
 	o->fd = -1;
 	o->rule = r;
+	util_strlcpy(o->host, r->hostname, sizeof(o->host));
 	mux_stream_set_cbs(st, &origin_wait_cbs, o);
 	if (origin_dial(o) == -1) {
 		snprintf(reason, sizeof(reason), "connect to %.200s: %s", o->target[0] != '\0' ?
@@ -413,8 +447,11 @@ link_open(struct mux_session *s, struct mux_stream *st, const char *hostname,
 		log_warnx("stream for %s: %s", hostname, reason);
 		mux_stream_set_cbs(st, NULL, NULL);
 		mux_stream_reset(st, MUX_ORIGIN_UNREACHABLE, reason);
+		count_stream(c, MUX_ORIGIN_UNREACHABLE);
 		origin_free(o);
+		return;
 	}
+	o->rule = NULL;
 }
 
 /* --- links to the edge ---------------------------------------------------------------- */
@@ -427,7 +464,9 @@ link_welcome(struct mux_session *s, const struct mux_welcome *w, void *arg)
 	l->state = LINK_UP;
 	l->attempt = 0;
 	log_info("connection %zu registered with edge %s (%s)", l->index, w->edge_name, l->addr);
+	metrics_add(l->c->m_conns_total, 1);
 	write_status(l->c);
+	health_update(l->c->health);
 }
 
 static void
@@ -457,6 +496,7 @@ link_closed(struct mux_session *s, uint16_t code, const char *reason, void *arg)
 	l->s = NULL;
 	l->state = LINK_IDLE;
 	write_status(c);
+	health_update(c->health);
 	if (fatal_code(code)) {
 		log_errorx("the edge refused this tunnel: %s (%s)", reason, mux_code_name(code));
 		c->exit_status = 1;
@@ -506,6 +546,7 @@ link_schedule(struct link *l)
 	if (cap > TUNNEL_BACKOFF_CAP)
 		cap = TUNNEL_BACKOFF_CAP;
 	l->attempt++;
+	metrics_add(l->c->m_reconnects, 1);
 	/* A connection stays with its edge: edges do not route to each other, so each edge's
 	 * clients need connections to that edge; moving one elsewhere would leave them without
 	 * once their edge is back. */
@@ -556,8 +597,9 @@ link_tcp_ready(evutil_socket_t fd, short what, void *arg)
 	lim.reset_rate = TUNNEL_EDGE_OPEN_RATE;
 	lim.reset_burst = TUNNEL_EDGE_OPEN_BURST;
 	l->state = LINK_HANDSHAKE;
-	if ((l->s = mux_session_new(c->base, bev, false, &lim, &link_cbs, l)) == NULL ||
-	    mux_send_hello(l->s, &c->hello) == -1) {
+	if ((l->s = mux_session_new(c->base, bev, false, &lim, &link_cbs, l)) != NULL)
+		mux_session_set_counters(l->s, &c->bytes);
+	if (l->s == NULL || mux_send_hello(l->s, &c->hello) == -1) {
 		mux_session_free(l->s);
 		l->s = NULL;
 		l->state = LINK_IDLE;
@@ -630,6 +672,8 @@ on_stop(int signo, int count, void *arg)
 		event_base_loopbreak(c->base);
 		return;
 	}
+	/* /ready says 503 before anything else changes. */
+	health_stopping(c->health);
 	c->draining = true;
 	write_status(c);
 	c->grace = ev_timer_new(c->base, grace_over, c);
@@ -647,6 +691,158 @@ on_stop(int signo, int count, void *arg)
 		ev_timer_stop(c->links[i].retry);
 	}
 	ev_timer_start(c->grace, c->grace_ms, false);
+}
+
+static struct ingress *load_ingress(struct conf *cf, const char *hostname, const char *url);
+
+/* The hostnames HELLO announces: those this connector serves. A refusal rule (http_status)
+ * serves nothing, so the edge need not allow it. */
+static void
+announce(struct connector *c)
+{
+	c->hello.nhostnames = 0;
+	for (size_t i = 0; i < ingress_count(c->ing) && c->hello.nhostnames < MUX_MAX_HOSTNAMES;
+	    i++) {
+		const struct ingress_rule *r = ingress_rule(c->ing, i);
+
+		if (r->host_kind != INGRESS_HOST_ANY && r->service_kind != INGRESS_SVC_HTTP_STATUS)
+			util_strlcpy(c->hello.hostnames[c->hello.nhostnames++], r->hostname,
+			    sizeof(c->hello.hostnames[0]));
+	}
+}
+
+/* Whether key has the same values in two loads of tunnel.ini. */
+static bool
+conf_same(const struct conf *a, const struct conf *b, const char *section, const char *key)
+{
+	size_t n = conf_get_count(a, section, key);
+
+	if (n != conf_get_count(b, section, key))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		const char *x = conf_get_nth(a, section, key, i), *y = conf_get_nth(b, section, key, i);
+		if ((x == NULL) != (y == NULL) || (x != NULL && strcmp(x, y) != 0))
+			return false;
+	}
+	return true;
+}
+
+/* SIGHUP: tunnel.ini's ingress rules (and grace_period) again. A file with errors is refused
+ * and the rules in force stay; open streams are never touched. */
+static void
+on_reload(void *arg)
+{
+	static const char *const restart_keys[] = { "token_file", "ha_connections", "edge",
+	    "status_file" };
+	struct connector *c = arg;
+	struct conf *cf;
+	struct ingress *ing;
+
+	health_reloading(c->health);
+	if (c->config == NULL) {
+		log_info("SIGHUP: started without -c tunnel.ini: nothing to read again");
+		health_reloaded(c->health, true);
+		return;
+	}
+	log_info("SIGHUP: reading %s again", c->config);
+	cf = conf_new(tunnel_table);
+	if (conf_load_file(cf, c->config) == -1 ||
+	    (ing = load_ingress(cf, c->hostname, c->url)) == NULL) {
+		log_errorx("%s has errors: keeping the %zu ingress rules in force", c->config,
+		    ingress_count(c->ing));
+		conf_free(cf);
+		health_reloaded(c->health, false);
+		return;
+	}
+	for (size_t i = 0; i < nitems(restart_keys); i++)
+		if (!conf_same(c->cf, cf, "tunnel", restart_keys[i]))
+			log_warnx("%s: %s changed: it takes effect at the next start", c->config,
+			    restart_keys[i]);
+	if (!c->grace_set)
+		c->grace_ms = conf_get_duration(cf, "tunnel", "grace_period");
+	/* Streams being dialled copied what they need; new streams see the new rules. */
+	ingress_free(c->ing);
+	c->ing = ing;
+	announce(c);
+	conf_free(c->cf);
+	c->cf = cf;
+	log_info("ingress reloaded: %zu rules (new hostnames are announced as connections are "
+	    "made again)", ingress_count(c->ing));
+	health_reloaded(c->health, true);
+}
+
+static bool
+tunnel_ready(void *arg, char *why, size_t len)
+{
+	struct connector *c = arg;
+
+	if (c->draining)
+		util_strlcpy(why, "draining", len);
+	else if (links_up(c) == 0)
+		util_strlcpy(why, "no connection to the edge is registered", len);
+	else
+		return true;
+	return false;
+}
+
+static void
+tunnel_status(void *arg, char *buf, size_t len)
+{
+	struct connector *c = arg;
+
+	snprintf(buf, len, "%zu of %zu connections to the edge registered, %zu streams%s",
+	    links_up(c), c->nlinks, c->streams, c->draining ? ", draining" : "");
+}
+
+static void
+tunnel_collect(void *arg)
+{
+	struct connector *c = arg;
+
+	metrics_set(c->m_conns, (double)links_up(c));
+	metrics_set(c->m_conf, (double)c->nlinks);
+	metrics_set(c->m_open, (double)c->streams);
+	metrics_set(c->m_rx, (double)c->bytes.bytes_in);
+	metrics_set(c->m_tx, (double)c->bytes.bytes_out);
+	metrics_set(c->m_rules, (double)ingress_count(c->ing));
+	metrics_set(c->m_draining, c->draining ? 1 : 0);
+}
+
+static const struct health_ops tunnel_health = {
+	.applet = "tunnel",
+	.ready = tunnel_ready,
+	.status = tunnel_status,
+	.collect = tunnel_collect,
+};
+
+/* The families of doc/metrics.md for the connector. */
+static void
+tunnel_metrics(struct connector *c)
+{
+	struct metrics *m = health_metrics(c->health);
+
+	c->m_conns = metrics_family(m, "zt_tunnel_connections", METRICS_GAUGE,
+	    "Connections to the edge registered now.", NULL);
+	c->m_conf = metrics_family(m, "zt_tunnel_connections_configured", METRICS_GAUGE,
+	    "Connections to the edge the connector keeps.", NULL);
+	c->m_conns_total = metrics_family(m, "zt_tunnel_connections_total", METRICS_COUNTER,
+	    "Registrations with the edge (WELCOMEs received).", NULL);
+	c->m_reconnects = metrics_family(m, "zt_tunnel_reconnects_total", METRICS_COUNTER,
+	    "Connections to the edge lost or failed, each followed by a new attempt.", NULL);
+	c->m_open = metrics_family(m, "zt_tunnel_streams_open", METRICS_GAUGE,
+	    "Streams joined to an origin now.", NULL);
+	c->m_streams = metrics_family(m, "zt_tunnel_streams_total", METRICS_COUNTER,
+	    "Streams from the edge that ended, by result (ok or the code, in lower case).",
+	    "result");
+	metrics_add(c->m_streams, 0, "ok");
+	c->m_rx = metrics_family(m, "zt_tunnel_stream_bytes_received_total", METRICS_COUNTER,
+	    "Stream payload bytes received from the edge.", NULL);
+	c->m_tx = metrics_family(m, "zt_tunnel_stream_bytes_sent_total", METRICS_COUNTER,
+	    "Stream payload bytes sent to the edge.", NULL);
+	c->m_rules = metrics_family(m, "zt_tunnel_ingress_rules", METRICS_GAUGE,
+	    "Ingress rules in force.", NULL);
+	c->m_draining = metrics_family(m, "zt_tunnel_draining", METRICS_GAUGE,
+	    "1 once SIGTERM asked the connector to drain.", NULL);
 }
 
 /* Reads the token from --token, --token-file, the configuration, or the environment. */
@@ -741,7 +937,7 @@ default_status_file(void)
 }
 
 struct run_opts {
-	const char	*token, *token_file, *config, *hostname, *url, *status_file;
+	const char	*token, *token_file, *config, *hostname, *url, *status_file, *metrics;
 	char		**edges;
 	size_t		 nedges;
 	long		 ha;
@@ -758,7 +954,8 @@ run(struct run_opts *ro)
 	struct tls_client_opts topts;
 	char *token = NULL, err[CONNTOKEN_ERR_MAX];
 	const char *token_file = ro->token_file;
-	int ret = 1;
+	bool config_error;
+	int ret = EX_CONFIG;
 
 	if (ro->config != NULL) {
 		cf = conf_new(tunnel_table);
@@ -800,6 +997,7 @@ run(struct run_opts *ro)
 		util_cleanse(&tmp, sizeof(tmp));
 	}
 	util_hex_encode(c->tok.tunnel_id, 8, c->name, sizeof(c->name));
+	ret = 1;
 	memset(&topts, 0, sizeof(topts));
 	topts.pin = c->tok.pin[0] != '\0' ? c->tok.pin : NULL;
 	topts.alpn = alpn;
@@ -814,17 +1012,13 @@ run(struct run_opts *ro)
 	memcpy(c->hello.tunnel_secret, c->tok.secret, sizeof(c->hello.tunnel_secret));
 	util_random_bytes(c->hello.connector_id, sizeof(c->hello.connector_id));
 	util_strlcpy(c->hello.version, "zt/" PACKAGE_VERSION, sizeof(c->hello.version));
-	for (size_t i = 0; i < ingress_count(c->ing) && c->hello.nhostnames < MUX_MAX_HOSTNAMES;
-	    i++) {
-		const struct ingress_rule *r = ingress_rule(c->ing, i);
-		/* Announced: the names this connector serves. A refusal rule (http_status)
-		 * serves nothing, so the edge need not allow it. */
-		if (r->host_kind != INGRESS_HOST_ANY && r->service_kind != INGRESS_SVC_HTTP_STATUS)
-			util_strlcpy(c->hello.hostnames[c->hello.nhostnames++], r->hostname,
-			    sizeof(c->hello.hostnames[0]));
-	}
+	announce(c);
 
 	c->grace_ms = ro->grace_ms;
+	c->grace_set = ro->grace_set;
+	c->config = ro->config;
+	c->hostname = ro->hostname;
+	c->url = ro->url;
 	c->nlinks = (size_t)ro->ha;
 	if (c->nlinks < c->tok.nedges) {
 		/* Every edge needs a connection of its own to serve its clients. */
@@ -836,7 +1030,13 @@ run(struct run_opts *ro)
 	    default_status_file());
 	if ((c->base = ev_base_new()) == NULL)
 		goto out;
-	c->sig = ev_signals_new(c->base, on_stop, NULL, NULL, c);
+	c->health = health_new(c->base, &tunnel_health, c);
+	tunnel_metrics(c);
+	if (ro->metrics != NULL && health_listen(c->health, ro->metrics, &config_error) == -1) {
+		ret = config_error ? EX_CONFIG : 1;
+		goto out;
+	}
+	c->sig = ev_signals_new(c->base, on_stop, on_reload, NULL, c);
 	c->status_timer = ev_timer_new(c->base, status_tick, c);
 	ev_timer_start(c->status_timer, TUNNEL_STATUS_MS, true);
 	for (size_t i = 0; i < c->nlinks; i++) {
@@ -853,6 +1053,9 @@ run(struct run_opts *ro)
 	write_status(c);
 	log_info("tunnel %s: %zu ingress rules, %zu connections to %zu edge(s)", c->name,
 	    ingress_count(c->ing), c->nlinks, c->tok.nedges);
+	/* The loaded tunnel.ini is the connector's from now on: SIGHUP replaces it. */
+	c->cf = cf;
+	cf = NULL;
 	event_base_dispatch(c->base);
 	ret = c->exit_status;
 out:
@@ -873,6 +1076,8 @@ out:
 	ev_signals_free(c->sig);
 	tls_ctx_free(c->tls);
 	ingress_free(c->ing);
+	health_free(c->health);
+	conf_free(c->cf);
 	conntoken_clear(&c->tok);
 	util_cleanse(&c->hello, sizeof(c->hello));
 	if (token != NULL) {
@@ -938,11 +1143,13 @@ ingress_cmd(int argc, char **argv, const char *config, const char *hostname, con
 		cf = conf_new(tunnel_table);
 		if (conf_load_file(cf, config) == -1) {
 			conf_free(cf);
-			return 1;
+			return EX_CONFIG;
 		}
 	}
-	if ((ing = load_ingress(cf, hostname, url)) == NULL)
+	if ((ing = load_ingress(cf, hostname, url)) == NULL) {
+		ret = EX_CONFIG;
 		goto out;
+	}
 	if (argc >= 1 && strcmp(argv[0], "validate") == 0 && argc == 1) {
 		printf("OK: %zu rules\n", ingress_count(ing));
 		ingress_print(ing, stdout);
@@ -999,8 +1206,10 @@ create_cmd(const char *name, const char *state_dir, const char *config)
 	int ret = 1;
 
 	memset(&ct, 0, sizeof(ct));
-	if ((st = open_state(state_dir, config, &ec)) == NULL)
+	if ((st = open_state(state_dir, config, &ec)) == NULL) {
+		ret = EX_CONFIG;
 		goto out;
+	}
 	if (ec == NULL) {
 		log_errorx("zt tunnel create needs the edge's configuration for the token (the "
 		    "edge's address and CA pin): give -c edge.ini");
@@ -1048,7 +1257,7 @@ list_cmd(const char *state_dir, const char *config)
 
 	if ((st = open_state(state_dir, config, &ec)) == NULL) {
 		edgeconf_free(ec);
-		return 1;
+		return EX_CONFIG;
 	}
 	printf("%-24s %-34s %-22s %s\n", "NAME", "ID", "CREATED", "APPS");
 	for (size_t i = 0; i < state_tunnel_count(st); i++) {
@@ -1075,10 +1284,11 @@ delete_cmd(const char *name, const char *state_dir, const char *config)
 	struct edgeconf *ec = NULL;
 	struct state *st;
 	struct state_tunnel t;
-	int ret = 1;
+	int ret = EX_CONFIG;
 
 	if ((st = open_state(state_dir, config, &ec)) == NULL)
 		goto out;
+	ret = 1;
 	if (state_tunnel_delete(st, name, &t) == -1)
 		goto out;
 	printf("Deleted tunnel %s (id %s): a running edge drops its connections within a "
@@ -1103,7 +1313,7 @@ ready_cmd(const char *status_file, const char *config)
 		cf = conf_new(tunnel_table);
 		if (conf_load_file(cf, config) == -1) {
 			conf_free(cf);
-			return 1;
+			return EX_CONFIG;
 		}
 		if (conf_get(cf, "tunnel", "status_file") != NULL)
 			path = xstrdup(conf_get(cf, "tunnel", "status_file"));
@@ -1127,6 +1337,7 @@ tunnel_main(int argc, char **argv)
 		{ "grace-period", required_argument, NULL, 'g' },
 		{ "edge", required_argument, NULL, 'e' },
 		{ "status-file", required_argument, NULL, 's' },
+		{ "metrics", required_argument, NULL, 'M' },
 		{ "state-dir", required_argument, NULL, 'S' },
 		{ "log-format", required_argument, NULL, 'F' },
 		{ "log-level", required_argument, NULL, 'L' },
@@ -1164,6 +1375,7 @@ tunnel_main(int argc, char **argv)
 		case 'H': ro.hostname = optarg; break;
 		case 'u': ro.url = optarg; break;
 		case 's': ro.status_file = optarg; break;
+		case 'M': ro.metrics = optarg; break;
 		case 'S': state_dir = optarg; break;
 		case 'e':
 			ro.edges = xreallocarray(ro.edges, ro.nedges + 1, sizeof(*ro.edges));
@@ -1213,6 +1425,8 @@ tunnel_main(int argc, char **argv)
 	argv += optind;
 	if (strcmp(cmd, "run") == 0 && argc == 0)
 		ret = run(&ro);
+	else if (strcmp(cmd, "ready") == 0 && argc == 0 && ro.metrics != NULL)
+		ret = health_probe("zt tunnel ready", ro.metrics);
 	else if (strcmp(cmd, "ready") == 0 && argc == 0)
 		ret = ready_cmd(ro.status_file, ro.config);
 	else if (strcmp(cmd, "ingress") == 0 && argc >= 1)

@@ -141,6 +141,7 @@ struct mux_session {
 	uint32_t		*checks;	/* CHECK ids in flight (max_checks of them) */
 	size_t			 nchecks;
 	struct event		*hello_ev, *ka_ev, *close_ev, *pump_ev;
+	struct mux_counters	*counters;	/* the application's totals, or NULL */
 };
 
 /* A relay: stream <-> bufferevent (st[1] NULL) or stream <-> stream. */
@@ -1414,6 +1415,8 @@ stream_send(struct mux_stream *st)
 	evbuffer_add(out, h, sizeof(h));
 	if (n > 0)
 		evbuffer_remove_buffer(st->out, out, n);
+	if (st->s->counters != NULL)
+		st->s->counters->bytes_out += n;
 	st->send_window -= (uint32_t)n;
 	if (fin) {
 		st->fin_sent = true;
@@ -1787,6 +1790,8 @@ on_data(struct mux_session *s, const struct mux_frame *f)
 		return;
 	}
 	evbuffer_add(st->in, f->payload, f->length);
+	if (s->counters != NULL)
+		s->counters->bytes_in += f->length;
 	st->recv_window -= f->length;
 	st->held += f->length;
 	if (fin) {
@@ -2467,6 +2472,12 @@ mux_goaway(struct mux_session *s, uint16_t code, const char *reason)
 	put_u32(last, s->highest_peer);
 	log_debug("mux %s: sending GOAWAY: %s", s->name, mux_code_name(code));
 	ctrl_frame(s, MUX_GOAWAY, 0, 0, p, reason_payload(p, last, 4, code, reason));
+}
+
+void
+mux_session_set_counters(struct mux_session *s, struct mux_counters *c)
+{
+	s->counters = c;
 }
 
 bool

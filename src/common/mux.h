@@ -214,6 +214,14 @@ void		 mux_goaway(struct mux_session *s, uint16_t code, const char *reason);
  * callback, as soon as it returns). Splices of its streams end: their other side is reset
  * (MUX_CANCEL) and their done callbacks run. NULL is a no-op. */
 void		 mux_session_free(struct mux_session *s);
+/* Stream payload bytes (of DATA frames) a session received from the peer and handed to the
+ * output towards it: what the applications' byte counters report. */
+struct mux_counters {
+	uint64_t	 bytes_in, bytes_out;
+};
+/* Adds the session's DATA payload bytes to *c from now on (shared totals, e.g. per role);
+ * NULL stops counting. c must outlive the session or be unset first. */
+void		 mux_session_set_counters(struct mux_session *s, struct mux_counters *c);
 bool		 mux_session_established(const struct mux_session *s);
 bool		 mux_session_draining(const struct mux_session *s);	/* GOAWAY either way */
 size_t		 mux_session_nstreams(const struct mux_session *s);

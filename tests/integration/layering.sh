@@ -12,6 +12,9 @@ rank() {
 	ev|conf|tls|ifaddr|policy|ingress|conntoken|state) echo 1 ;;
 	dns|dnsconf|mux) echo 2 ;;
 	edgeconf) echo 2 ;;
+	metrics|sdnotify) echo 1 ;;
+	httpd) echo 2 ;;
+	health) echo 3 ;;
 	dnscache) echo 3 ;;
 	resolver) echo 4 ;;
 	dnsfwd) echo 5 ;;

@@ -111,7 +111,7 @@ chmod 644 "$T_DIR/open.token"
 	--url "tcp://127.0.0.1:$OPORT" --status-file "$T_DIR/open.status" \
 	>"$T_DIR/open-token.log" 2>&1 </dev/null
 rc=$?
-t_check "a token file readable by others: zt tunnel run exits 1" test "$rc" -eq 1
+t_check "a token file readable by others: zt tunnel run exits 78 (EX_CONFIG)" test "$rc" -eq 78
 t_check "... saying what to do (chmod 600)" \
 	grep -q "is readable by group or others: chmod 600" "$T_DIR/open-token.log"
 cp "$ZN_SECRETS/ci.secret" "$T_DIR/open.secret"
@@ -120,7 +120,7 @@ chmod 640 "$T_DIR/open.secret"
 	--secret-file "$T_DIR/open.secret" --edge "127.0.0.1:$ZN_EDGE_PORT" --edge-pin "$ZN_PIN" \
 	>"$T_DIR/open-secret.log" 2>&1 </dev/null
 rc=$?
-t_check "a secret file readable by its group: zt access exits 1" test "$rc" -eq 1
+t_check "a secret file readable by its group: zt access exits 78 (EX_CONFIG)" test "$rc" -eq 78
 t_check "... saying what to do (chmod 600)" \
 	grep -q "is readable by group or others: chmod 600" "$T_DIR/open-secret.log"
 rm -f "$T_DIR/open.token" "$T_DIR/open.secret"

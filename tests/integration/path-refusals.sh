@@ -211,8 +211,8 @@ t_check "... and the good client still works" good
 # --- a sidecar started wrongly --------------------------------------------------------------
 t_run "$ZT" access tcp --hostname data.test --url 127.0.0.1:1 --id "not-an-id" \
     --secret-file "$ZN_SECRETS/ci.secret" --edge "127.0.0.1:$ZN_EDGE_PORT" --edge-pin "$ZN_PIN"
-t_check "a malformed Client ID: exit 1 at start, saying what one looks like" \
-	eval '[ "$T_RC" -eq 1 ] && grep -q "is not one: it looks like <32 hex>.access" "$T_DIR/err"'
+t_check "a malformed Client ID: exit 78 (EX_CONFIG) at start, saying what one looks like" \
+	eval '[ "$T_RC" -eq 78 ] && grep -q "is not one: it looks like <32 hex>.access" "$T_DIR/err"'
 zn_sidecar_as badpin "$CI_ID" "$ZN_SECRETS/ci.secret" data.test \
     --edge-pin "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 t_check "a pin that does not match the edge: the sidecar says so (and retries)" \

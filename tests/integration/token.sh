@@ -72,7 +72,7 @@ t_check "bad names wrote nothing" test -z "$(ls -A "$S/tokens")"
 # --- missing or unsafe state directories ----------------------------------------------
 
 t_run "$ZT" token list --state-dir "$T_DIR/none"
-t_check "a missing state directory exits 1" test "$T_RC" -eq 1
+t_check "a missing state directory exits 78 (EX_CONFIG)" test "$T_RC" -eq 78
 t_check "a missing state directory is named" t_contains "$T_DIR/err" "$T_DIR/none' does not exist"
 t_check "a missing state directory says what to do" t_contains "$T_DIR/err" 'zt edge init'
 t_run env ZT_STATE_DIR="$T_DIR/none2" "$ZT" token list
@@ -81,7 +81,7 @@ t_run "$ZT" token create x --state-dir ""
 t_check "an empty --state-dir exits 2" test "$T_RC" -eq 2
 chmod 755 "$S"
 t_run "$ZT" token list --state-dir "$S"
-t_check "a state directory open to others exits 1" test "$T_RC" -eq 1
+t_check "a state directory open to others exits 78 (EX_CONFIG)" test "$T_RC" -eq 78
 t_check "... naming the fix" t_contains "$T_DIR/err" "chmod 700 $S"
 chmod 700 "$S"
 
@@ -183,7 +183,7 @@ t_check "... and nothing secret" sh -c "! grep -q -e '$hash' -e '$id' -e '$soon_
 
 chmod 640 "$S/tokens/ci"
 t_run "$ZT" token list --state-dir "$S"
-t_check "a token file open to the group exits 1" test "$T_RC" -eq 1
+t_check "a token file open to the group exits 78 (EX_CONFIG)" test "$T_RC" -eq 78
 t_check "... naming the file and the fix" t_contains "$T_DIR/err" "chmod 600 $S/tokens/ci"
 chmod 600 "$S/tokens/ci"
 

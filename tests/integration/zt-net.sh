@@ -7,7 +7,8 @@
 #   zn_edge_init ["KEY = VALUE"...] zt edge init (pin in $ZN_PIN, port $ZN_EDGE_PORT); the
 #                                    lines go under [edge], after public = its address
 #   zn_app HOST TUNNEL RULE...       an [app HOST] section served by TUNNEL, one policy per RULE
-#   zn_edge_start / zn_edge_stop [SIG]   (again on the same port after a stop)
+#   zn_edge_start / zn_edge_stop [SIG]   (again on the same port after a stop; plus
+#                                    $ZN_EDGE_ARGS)
 #   zn_tunnel_create NAME            its connector token in $ZN_SECRETS/NAME.token (0600)
 #   zn_token_create NAME [ARGS...]   $ZN_SECRETS/NAME.id and NAME.secret (0600)
 #   zn_connector NAME TUNNEL HOST URL [ARGS...]   zt tunnel run; pid in $ZN_PID_NAME
@@ -26,7 +27,8 @@
 #   zn_echo_path ["KEY = VALUE"...]  the common network: an edge (the lines under [edge]), app
 #                                    data.test of tunnel data allowing token ci, the ztio
 #                                    origin, connector conn (plus $ZN_CONNECTOR_ARGS) and
-#                                    sidecar side, both checked up; $URL is the origin's
+#                                    sidecar side (plus $ZN_SIDECAR_ARGS), both checked up;
+#                                    $URL is the origin's
 #                                    service, $P the sidecar's port
 #
 # Every process is logged in $T_DIR/NAME.log (the edge in edge.log, appended to across
@@ -197,7 +199,9 @@ zn_app() {
 # Starts the edge (again, on the same port) and waits for its port.
 zn_edge_start() {
 	echo "--- zt edge serve started at $(date +%T.%N)" >>"$T_DIR/edge.log"
-	"$ZT" edge serve -c "$ZN_EDGE_INI" --log-level "$ZN_LOG_LEVEL" >>"$T_DIR/edge.log" 2>&1 &
+	# shellcheck disable=SC2086 # the extra arguments are words
+	"$ZT" edge serve -c "$ZN_EDGE_INI" --log-level "$ZN_LOG_LEVEL" ${ZN_EDGE_ARGS:-} \
+	    >>"$T_DIR/edge.log" 2>&1 &
 	zn_remember edge $!
 	if ! t_wait "zn_listening $ZN_EDGE_PORT" 10; then
 		tail -20 "$T_DIR/edge.log" >&2
@@ -417,7 +421,8 @@ zn_echo_path() {
 	# shellcheck disable=SC2086 # the extra arguments are words
 	zn_connector conn data data.test "$URL" ${ZN_CONNECTOR_ARGS:-}
 	t_check "the connector registers its 4 connections" zn_connector_wait conn 4
-	zn_sidecar side ci data.test
+	# shellcheck disable=SC2086 # the extra arguments are words
+	zn_sidecar side ci data.test ${ZN_SIDECAR_ARGS:-}
 	t_check "the sidecar opens its port once the edge authorised the token" zn_sidecar_wait side
 	P=$(zn_port side)
 }

@@ -1257,10 +1257,13 @@ START_TEST(test_streams)
 {
 	struct mux_meta m = { .identity = "token:ci", .client_addr = "127.0.0.1:1" };
 	struct tstream *cts, *sts;
+	struct mux_counters cc = { 0, 0 }, sc = { 0, 0 };
 	struct fix f;
 
 	fix_init(&f);
 	fix_pair(&f, NULL, NULL);
+	mux_session_set_counters(f.cli.s, &cc);
+	mux_session_set_counters(f.srv.s, &sc);
 	f.srv.ts_mode = TS_ECHO;
 	/* Client -> server, echoed back; data queued before OPEN_OK. */
 	cts = ts_new(&f.cli, TS_SINK);
@@ -1289,6 +1292,12 @@ START_TEST(test_streams)
 	ck_assert_str_eq(f.srv.open_meta.client_addr, "127.0.0.1:1");
 	ck_assert_int_eq(mux_session_nstreams(f.cli.s), 0);
 	ck_assert_int_eq(mux_session_nstreams(f.srv.s), 0);
+	/* The counters saw the payload each way, and only the payload. */
+	ck_assert_uint_eq(cc.bytes_out, 100000);
+	ck_assert_uint_eq(cc.bytes_in, 100000);
+	ck_assert_uint_eq(sc.bytes_in, 100000);
+	ck_assert_uint_eq(sc.bytes_out, 100000);
+	mux_session_set_counters(f.srv.s, NULL);
 
 	/* Server -> client, half-closed first by the server. */
 	f.cli.ts_mode = TS_SINK;
@@ -1300,6 +1309,8 @@ START_TEST(test_streams)
 	ck_assert_int_eq(f.cli.last->code, MUX_OK);
 	ck_assert_uint_eq(f.cli.last->rx, 50000);
 	ck_assert_int_eq(f.cli.last->bad, 0);
+	ck_assert_uint_eq(cc.bytes_in, 150000);
+	ck_assert_uint_eq(sc.bytes_out, 100000);	/* no longer counted */
 	/* Ids increase and are never reused. */
 	cts = ts_open(&f.cli, "app.example.com", TS_SINK, 0, true);
 	ck_assert_uint_eq(mux_stream_id(cts->st), 3);

@@ -11,12 +11,15 @@
 	X(dnscache) \
 	X(dnsconf) \
 	X(ev) \
+	X(httpd) \
 	X(ifaddr) \
 	X(ingress) \
 	X(log) \
+	X(metrics) \
 	X(mux) \
 	X(policy) \
 	X(resolver) \
+	X(sdnotify) \
 	X(state) \
 	X(tls) \
 	X(util)
