@@ -688,6 +688,9 @@ tls_bufferevent_new(struct event_base *base, struct tls_ctx *ctx, int fd, bool s
 		log_ssl_errors("tls_bufferevent_new: libevent could not create a TLS bufferevent");
 		goto fail;
 	}
+	/* Whole records at a time, not libevent's default of 4 KiB per read or write. */
+	bufferevent_set_max_single_read(bev, 64 * 1024);
+	bufferevent_set_max_single_write(bev, 64 * 1024);
 	return bev;
 fail:
 	SSL_free(ssl);
