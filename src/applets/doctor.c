@@ -35,6 +35,7 @@
 #include "common/log.h"
 #include "common/mux.h"
 #include "common/tls.h"
+#include "common/tunnelconf.h"
 #include "common/util.h"
 
 static const char usage[] =
@@ -1201,23 +1202,6 @@ access_cmd(struct doctor *d, int argc, char **argv)
 
 /* --- zt doctor tunnel ---------------------------------------------------------------------- */
 
-/* The keys of tunnel.ini (tunnel.c's tunnel_table): the doctor reads the same files. */
-static const struct conf_entry tunnel_table[] = {
-	{ "tunnel", "token_file", CONF_PATH, NULL, NULL, 0, 0, 0, NULL, NULL,
-	    "a file holding the connector token" },
-	{ "tunnel", "ha_connections", CONF_INT, "4", NULL, 0, 1, 16, NULL, NULL,
-	    "connections kept to the edge(s)" },
-	{ "tunnel", "grace_period", CONF_DURATION, "30s", NULL, 0, 0, 0, NULL, NULL,
-	    "on SIGTERM, open streams get this long to finish" },
-	{ "tunnel", "edge", CONF_HOSTPORT, NULL, NULL, CONF_F_MULTI, 7844, 0, NULL, NULL,
-	    "edges to dial instead of those in the token" },
-	{ "tunnel", "status_file", CONF_PATH, NULL, NULL, 0, 0, 0, NULL, NULL,
-	    "where zt tunnel ready finds the connector's state" },
-	{ "ingress", "rule", CONF_STRING, NULL, NULL, CONF_F_MULTI, 0, 0, NULL, NULL,
-	    "HOSTNAME SERVICE, matched in order; the last must be the catch-all *" },
-	{ NULL, NULL, 0, NULL, NULL, 0, 0, 0, NULL, NULL, NULL },
-};
-
 /* The ingress rules from --hostname/--url and tunnel.ini, as zt tunnel run builds them;
  * NULL (after a check) when there are none or they are not valid. */
 static struct ingress *
@@ -1406,7 +1390,7 @@ tunnel_cmd(struct doctor *d, int argc, char **argv)
 		char *logged;
 		int rc;
 
-		cf = conf_new(tunnel_table);
+		cf = conf_new(tunnelconf_table);
 		capture_begin(&cap);
 		rc = conf_load_file(cf, config);
 		logged = capture_end(d, &cap);

@@ -37,6 +37,7 @@
 #include "common/mux.h"
 #include "common/state.h"
 #include "common/tls.h"
+#include "common/tunnelconf.h"
 #include "common/util.h"
 
 static const char usage[] =
@@ -70,8 +71,8 @@ static const char usage[] =
 "        manage tunnels in the edge's state directory (run them on the edge host);\n"
 "        create prints the token `zt tunnel run --token` needs\n";
 
-#define TUNNEL_HA_DEFAULT	4
-#define TUNNEL_HA_MAX		16
+#define TUNNEL_HA_DEFAULT	TUNNELCONF_HA_DEFAULT
+#define TUNNEL_HA_MAX		TUNNELCONF_HA_MAX
 #define TUNNEL_BACKOFF_BASE	1000	/* ms: the first retry comes within a second */
 #define TUNNEL_BACKOFF_CAP	30000
 #define TUNNEL_CONNECT_MS	15000	/* dialling the edge or an origin */
@@ -79,22 +80,6 @@ static const char usage[] =
 #define TUNNEL_EDGE_OPEN_RATE	20000	/* streams the edge may open a second... */
 #define TUNNEL_EDGE_OPEN_BURST	50000	/* ...after a burst of this many */
 #define TUNNEL_STATUS_MS	2000
-
-static const struct conf_entry tunnel_table[] = {
-	{ "tunnel", "token_file", CONF_PATH, NULL, NULL, 0, 0, 0, NULL, NULL,
-	    "a file holding the connector token" },
-	{ "tunnel", "ha_connections", CONF_INT, "4", NULL, 0, 1, TUNNEL_HA_MAX, NULL, NULL,
-	    "connections kept to the edge(s)" },
-	{ "tunnel", "grace_period", CONF_DURATION, "30s", NULL, 0, 0, 0, NULL, NULL,
-	    "on SIGTERM, open streams get this long to finish" },
-	{ "tunnel", "edge", CONF_HOSTPORT, NULL, NULL, CONF_F_MULTI, 7844, 0, NULL, NULL,
-	    "edges to dial instead of those in the token" },
-	{ "tunnel", "status_file", CONF_PATH, NULL, NULL, 0, 0, 0, NULL, NULL,
-	    "where zt tunnel ready finds the connector's state" },
-	{ "ingress", "rule", CONF_STRING, NULL, NULL, CONF_F_MULTI, 0, 0, NULL, NULL,
-	    "HOSTNAME SERVICE, matched in order; the last must be the catch-all *" },
-	{ NULL, NULL, 0, NULL, NULL, 0, 0, 0, NULL, NULL, NULL },
-};
 
 struct connector;
 
@@ -745,7 +730,7 @@ on_reload(void *arg)
 		return;
 	}
 	log_info("SIGHUP: reading %s again", c->config);
-	cf = conf_new(tunnel_table);
+	cf = conf_new(tunnelconf_table);
 	if (conf_load_file(cf, c->config) == -1 ||
 	    (ing = load_ingress(cf, c->hostname, c->url)) == NULL) {
 		log_errorx("%s has errors: keeping the %zu ingress rules in force", c->config,
@@ -958,7 +943,7 @@ run(struct run_opts *ro)
 	int ret = EX_CONFIG;
 
 	if (ro->config != NULL) {
-		cf = conf_new(tunnel_table);
+		cf = conf_new(tunnelconf_table);
 		if (conf_load_file(cf, ro->config) == -1)
 			goto out;
 		if (token_file == NULL)
@@ -1140,7 +1125,7 @@ ingress_cmd(int argc, char **argv, const char *config, const char *hostname, con
 	int ret = 1;
 
 	if (config != NULL) {
-		cf = conf_new(tunnel_table);
+		cf = conf_new(tunnelconf_table);
 		if (conf_load_file(cf, config) == -1) {
 			conf_free(cf);
 			return EX_CONFIG;
@@ -1310,7 +1295,7 @@ ready_cmd(const char *status_file, const char *config)
 	int ret;
 
 	if (status_file == NULL && config != NULL) {
-		cf = conf_new(tunnel_table);
+		cf = conf_new(tunnelconf_table);
 		if (conf_load_file(cf, config) == -1) {
 			conf_free(cf);
 			return EX_CONFIG;

@@ -11,7 +11,7 @@ rank() {
 	log|util) echo 0 ;;
 	ev|conf|tls|ifaddr|policy|ingress|conntoken|state) echo 1 ;;
 	dns|dnsconf|mux) echo 2 ;;
-	edgeconf) echo 2 ;;
+	edgeconf|tunnelconf) echo 2 ;;
 	metrics|sdnotify) echo 1 ;;
 	httpd) echo 2 ;;
 	health) echo 3 ;;

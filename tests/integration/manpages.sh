@@ -153,8 +153,8 @@ check_opts "$doc/zt.1" src/zt.c "$T_DIR/opts.main"
 
 code_ini_keys "$src/common/edgeconf.c" edge_table >"$T_DIR/keys.edge"
 check_keys "$doc/edge.ini.5" "edge_table in src/common/edgeconf.c" "$T_DIR/keys.edge"
-code_ini_keys "$src/applets/tunnel.c" tunnel_table >"$T_DIR/keys.tunnel"
-check_keys "$doc/tunnel.ini.5" "tunnel_table in src/applets/tunnel.c" "$T_DIR/keys.tunnel"
+code_ini_keys "$src/common/tunnelconf.c" tunnelconf_table >"$T_DIR/keys.tunnel"
+check_keys "$doc/tunnel.ini.5" "tunnelconf_table in src/common/tunnelconf.c" "$T_DIR/keys.tunnel"
 
 # Every page is installed.
 for page in "$doc"/*.[158]; do
@@ -177,8 +177,8 @@ t_check "the report names the page and the option" \
 	grep -q 'zt-tunnel.8 does not document --zz-undocumented' "$T_DIR/fake.out"
 
 sed 's/^\(\t*\)\({ "tunnel", "status_file",.*\)$/\1{ "tunnel", "zz_key", CONF_INT },\n\1\2/' \
-	"$src/applets/tunnel.c" >"$T_DIR/fake.c"
-code_ini_keys "$T_DIR/fake.c" tunnel_table >"$T_DIR/keys.fake"
+	"$src/common/tunnelconf.c" >"$T_DIR/fake.c"
+code_ini_keys "$T_DIR/fake.c" tunnelconf_table >"$T_DIR/keys.fake"
 check_keys "$doc/tunnel.ini.5" fake.c "$T_DIR/keys.fake" >"$T_DIR/fake.out" 2>&1
 fake_rc=$?
 T_FAILED=$T_SAVED
