@@ -951,9 +951,6 @@ tcp_cmd(int argc, char **argv)
 	a->fd = -1;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "T:L:h", longopts, NULL)) != -1) {
-		enum log_format f;
-		enum log_level l;
-
 		switch (ch) {
 		case 'T': hostname = optarg; break;
 		case 'L': url = optarg; break;
@@ -973,20 +970,9 @@ tcp_cmd(int argc, char **argv)
 		case 'E': a->listen_early = true; break;
 		case 'M': metrics_addr = optarg; break;
 		case 'F':
-			if (log_format_parse(optarg, &f) == -1) {
-				fprintf(stderr, "zt access: --log-format \"%s\": use text or json\n",
-				    optarg);
-				goto out;
-			}
-			log_set_format(f);
-			break;
 		case 'G':
-			if (log_level_parse(optarg, &l) == -1) {
-				fprintf(stderr, "zt access: --log-level \"%s\": use error, warn, info "
-				    "or debug\n", optarg);
+			if (log_apply_flag("zt access", ch == 'F', optarg) == -1)
 				goto out;
-			}
-			log_set_level(l);
 			break;
 		case 'h':
 			fputs(usage, stdout);

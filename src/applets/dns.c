@@ -1254,23 +1254,10 @@ apply_log_flags(const struct dnsconf *c)
 {
 	for (size_t i = 0; i < c->nflags; i++) {
 		const char *name = c->flags[i].flag->name, *v = c->flags[i].value;
-		enum log_format f;
-		enum log_level l;
 
-		if (strcmp(name, "log-format") == 0) {
-			if (log_format_parse(v, &f) == -1) {
-				fprintf(stderr, "zt dns: --log-format \"%s\": use text or json\n", v);
-				return false;
-			}
-			log_set_format(f);
-		} else if (strcmp(name, "log-level") == 0) {
-			if (log_level_parse(v, &l) == -1) {
-				fprintf(stderr, "zt dns: --log-level \"%s\": use error, warn, info or "
-				    "debug\n", v);
-				return false;
-			}
-			log_set_level(l);
-		}
+		if ((strcmp(name, "log-format") == 0 || strcmp(name, "log-level") == 0) &&
+		    log_apply_flag("zt dns", strcmp(name, "log-format") == 0, v) == -1)
+			return false;
 	}
 	return true;
 }

@@ -1133,9 +1133,6 @@ edge_main(int argc, char **argv)
 	argv++;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-		enum log_format f;
-		enum log_level l;
-
 		switch (ch) {
 		case 'c':
 			config = optarg;
@@ -1158,20 +1155,9 @@ edge_main(int argc, char **argv)
 			}
 			break;
 		case 'F':
-			if (log_format_parse(optarg, &f) == -1) {
-				fprintf(stderr, "zt edge: --log-format \"%s\": use text or json\n",
-				    optarg);
-				goto out;
-			}
-			log_set_format(f);
-			break;
 		case 'L':
-			if (log_level_parse(optarg, &l) == -1) {
-				fprintf(stderr, "zt edge: --log-level \"%s\": use error, warn, info or "
-				    "debug\n", optarg);
+			if (log_apply_flag("zt edge", ch == 'F', optarg) == -1)
 				goto out;
-			}
-			log_set_level(l);
 			break;
 		case 'h':
 			fputs(usage, stdout);

@@ -1350,8 +1350,6 @@ tunnel_main(int argc, char **argv)
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
 		char err[256];
-		enum log_format f;
-		enum log_level l;
 
 		switch (ch) {
 		case 't': ro.token = optarg; break;
@@ -1382,20 +1380,9 @@ tunnel_main(int argc, char **argv)
 			ro.grace_set = true;
 			break;
 		case 'F':
-			if (log_format_parse(optarg, &f) == -1) {
-				fprintf(stderr, "zt tunnel: --log-format \"%s\": use text or json\n",
-				    optarg);
-				goto out;
-			}
-			log_set_format(f);
-			break;
 		case 'L':
-			if (log_level_parse(optarg, &l) == -1) {
-				fprintf(stderr, "zt tunnel: --log-level \"%s\": use error, warn, info "
-				    "or debug\n", optarg);
+			if (log_apply_flag("zt tunnel", ch == 'F', optarg) == -1)
 				goto out;
-			}
-			log_set_level(l);
 			break;
 		case 'h':
 			fputs(usage, stdout);

@@ -98,6 +98,29 @@ log_format_parse(const char *s, enum log_format *out)
 	return 0;
 }
 
+int
+log_apply_flag(const char *prog, bool format, const char *value)
+{
+	enum log_format f;
+	enum log_level l;
+
+	if (format) {
+		if (log_format_parse(value, &f) == -1) {
+			fprintf(stderr, "%s: --log-format \"%s\": use text or json\n", prog, value);
+			return -1;
+		}
+		log_set_format(f);
+	} else {
+		if (log_level_parse(value, &l) == -1) {
+			fprintf(stderr, "%s: --log-level \"%s\": use error, warn, info or debug\n",
+			    prog, value);
+			return -1;
+		}
+		log_set_level(l);
+	}
+	return 0;
+}
+
 /* Registers a secret: any later line containing it shows "[REDACTED]" instead. */
 void
 log_redact_add(const char *secret)

@@ -30,6 +30,9 @@ void	log_set_output(FILE *fp);
 int	log_level_parse(const char *s, enum log_level *out);
 /* Parses "auto|text|json"; returns -1 on anything else. */
 int	log_format_parse(const char *s, enum log_format *out);
+/* Applies the value of a --log-format (format true) or --log-level flag of program prog
+ * ("zt tunnel"); -1 after saying on stderr what the flag takes. */
+int	log_apply_flag(const char *prog, bool format, const char *value);
 
 /* Registers a secret: any later line containing it shows "[REDACTED]" instead. */
 void	log_redact_add(const char *secret);
