@@ -33,27 +33,6 @@ struct ingress {
 	size_t			 nrules;
 };
 
-/* Copies s for a message: non-printable bytes become '?', and a long s is cut with "...". */
-static const char *
-ingress_quote(const char *s, char *buf, size_t len)
-{
-	size_t n = 0, max = len - 1;
-
-	if (len < 4) {
-		if (len > 0)
-			buf[0] = '\0';
-		return buf;
-	}
-	if (strlen(s) > max)
-		max -= 3;
-	for (; s[n] != '\0' && n < max; n++)
-		buf[n] = s[n] >= 0x20 && s[n] < 0x7f ? s[n] : '?';
-	buf[n] = '\0';
-	if (s[n] != '\0')
-		memcpy(buf + n, "...", 4);
-	return buf;
-}
-
 /* Writes 'rule #N "TEXT": ' and the formatted message into err. */
 static void __attribute__((format(printf, 5, 6)))
 ingress_err(char *err, size_t errlen, size_t num, const char *text, const char *fmt, ...)
@@ -64,7 +43,7 @@ ingress_err(char *err, size_t errlen, size_t num, const char *text, const char *
 
 	if (err == NULL || errlen == 0)
 		return;
-	n = snprintf(err, errlen, "rule #%zu \"%s\": ", num, ingress_quote(text, q, sizeof(q)));
+	n = snprintf(err, errlen, "rule #%zu \"%s\": ", num, util_quote(text, q, sizeof(q)));
 	if (n < 0 || (size_t)n >= errlen)
 		return;
 	va_start(ap, fmt);
@@ -127,7 +106,7 @@ ingress_parse_host(size_t num, const char *text, const char *hostname, struct in
 		r->hostname = xstrdup("*");
 		return 0;
 	}
-	ingress_quote(hostname, q, sizeof(q));
+	util_quote(hostname, q, sizeof(q));
 	if (strpbrk(hostname, ":/") != NULL) {
 		ingress_err(err, errlen, num, text, "hostname \"%s\" has a port, scheme or path: "
 		    "write the name alone, e.g. db.example.com", q);
@@ -235,7 +214,7 @@ ingress_parse_service(size_t num, const char *text, const char *svc, struct ingr
 			    (unsigned char)svc[i]);
 			return -1;
 		}
-	ingress_quote(svc, q, sizeof(q));
+	util_quote(svc, q, sizeof(q));
 	if (strncasecmp(svc, "tcp://", 6) == 0) {
 		r->service_kind = INGRESS_SVC_TCP;
 		if (ingress_parse_tcp(num, text, svc + 6, r, err, errlen) == -1)
@@ -425,7 +404,7 @@ ingress_validate(const struct ingress *ing, char *err, size_t errlen)
 			if (ingress_covers(&ing->rules[i], &ing->rules[j])) {
 				char q[INGRESS_QUOTE_MAX + 1];
 
-				ingress_quote(ingress_text(ing, i, b, sizeof(b)), q, sizeof(q));
+				util_quote(ingress_text(ing, i, b, sizeof(b)), q, sizeof(q));
 				ingress_err(err, errlen, j + 1, ingress_text(ing, j, a, sizeof(a)),
 				    "rule #%zu would never match: rule #%zu \"%s\" before it "
 				    "matches every name it does; move it before rule #%zu", j + 1,

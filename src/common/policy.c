@@ -65,27 +65,6 @@ struct policy {
 	size_t			 ntokens;
 };
 
-/* Copies s for a message: non-printable bytes become '?', and a long s is cut with "...". */
-static const char *
-policy_quote(const char *s, char *buf, size_t len)
-{
-	size_t n = 0, max = len - 1;
-
-	if (len < 4) {
-		if (len > 0)
-			buf[0] = '\0';
-		return buf;
-	}
-	if (strlen(s) > max)
-		max -= 3;
-	for (; s[n] != '\0' && n < max; n++)
-		buf[n] = s[n] >= 0x20 && s[n] < 0x7f ? s[n] : '?';
-	buf[n] = '\0';
-	if (s[n] != '\0')
-		memcpy(buf + n, "...", 4);
-	return buf;
-}
-
 /* Writes 'policy "RULE": ' and the formatted message into err. */
 static void __attribute__((format(printf, 4, 5)))
 policy_err(char *err, size_t errlen, const char *rule, const char *fmt, ...)
@@ -96,7 +75,7 @@ policy_err(char *err, size_t errlen, const char *rule, const char *fmt, ...)
 
 	if (err == NULL || errlen == 0)
 		return;
-	n = snprintf(err, errlen, "policy \"%s\": ", policy_quote(rule, q, sizeof(q)));
+	n = snprintf(err, errlen, "policy \"%s\": ", util_quote(rule, q, sizeof(q)));
 	if (n < 0 || (size_t)n >= errlen)
 		return;
 	va_start(ap, fmt);
@@ -195,7 +174,7 @@ policy_parse_cidr(const char *rule, const char *cidr, struct policy_sel *sel, ch
 	size_t alen = slash != NULL ? (size_t)(slash - cidr) : strlen(cidr);
 	unsigned int max;
 
-	policy_quote(cidr, q, sizeof(q));
+	util_quote(cidr, q, sizeof(q));
 	if (alen == 0 || alen >= sizeof(addr))
 		goto badaddr;
 	memcpy(addr, cidr, alen);
@@ -261,7 +240,7 @@ policy_parse_sel(const char *rule, const char *word, struct policy_sel *sel, cha
 	char q[POLICY_QUOTE_MAX + 1];
 	const char *body = word, *v;
 
-	policy_quote(word, q, sizeof(q));
+	util_quote(word, q, sizeof(q));
 	sel->role = POLICY_INCLUDE;
 	if (*body == '+') {
 		sel->role = POLICY_REQUIRE;
@@ -420,7 +399,7 @@ policy_add(struct policy *p, const char *rule, char *err, size_t errlen)
 		r.allow = true;
 	else if (strcmp(words[0], "deny") != 0) {
 		policy_err(err, errlen, rule, "unknown action \"%s\": a rule starts with allow or "
-		    "deny", policy_quote(words[0], q, sizeof(q)));
+		    "deny", util_quote(words[0], q, sizeof(q)));
 		goto out;
 	}
 	if (nwords == 1) {
@@ -594,7 +573,7 @@ policy_reason(char *reason, size_t len, const char *what, size_t n, const char *
 		snprintf(reason, len, "%s rule #%zu%s", what, n, tail);
 		return;
 	}
-	policy_quote(text, q, len - (size_t)fixed < sizeof(q) ? len - (size_t)fixed : sizeof(q));
+	util_quote(text, q, len - (size_t)fixed < sizeof(q) ? len - (size_t)fixed : sizeof(q));
 	snprintf(reason, len, "%s rule #%zu \"%s\"%s", what, n, q, tail);
 }
 

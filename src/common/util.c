@@ -802,3 +802,23 @@ util_edit_distance(const char *a, const char *b)
 	}
 	return row[lb];
 }
+
+const char *
+util_quote(const char *s, char *buf, size_t len)
+{
+	size_t n = 0, max = len - 1;
+
+	if (len < 4) {
+		if (len > 0)
+			buf[0] = '\0';
+		return buf;
+	}
+	if (strlen(s) > max)
+		max -= 3;
+	for (; s[n] != '\0' && n < max; n++)
+		buf[n] = s[n] >= 0x20 && s[n] < 0x7f ? s[n] : '?';
+	buf[n] = '\0';
+	if (s[n] != '\0')
+		memcpy(buf + n, "...", 4);
+	return buf;
+}

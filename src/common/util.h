@@ -85,4 +85,8 @@ int	 util_mkdir_p(const char *path, mode_t mode);
 /* Levenshtein distance between two short strings (for "did you mean"). */
 size_t	 util_edit_distance(const char *a, const char *b);
 
+/* Copies s into buf (len bytes) for a message: bytes outside printable ASCII become '?', and a
+ * string too long is cut with "...". Returns buf. */
+const char	*util_quote(const char *s, char *buf, size_t len);
+
 #endif

@@ -301,6 +301,19 @@ START_TEST(test_small_helpers)
 }
 END_TEST
 
+/* util_quote: control and non-ASCII bytes hidden, long strings cut with "...", tiny buffers. */
+START_TEST(test_quote)
+{
+	char buf[8], tiny[3];
+
+	ck_assert_str_eq(util_quote("abc", buf, sizeof(buf)), "abc");
+	ck_assert_str_eq(util_quote("a\nb\x1b[c\xc3", buf, sizeof(buf)), "a?b?[c?");
+	ck_assert_str_eq(util_quote("abcdefgh", buf, sizeof(buf)), "abcd...");
+	ck_assert_str_eq(util_quote("abcdefg", buf, sizeof(buf)), "abcdefg");
+	ck_assert_str_eq(util_quote("abc", tiny, sizeof(tiny)), "");
+}
+END_TEST
+
 Suite *
 util_suite(void)
 {
@@ -317,6 +330,7 @@ util_suite(void)
 	tcase_add_test(tc, test_sockaddr);
 	tcase_add_test(tc, test_parse_long_port);
 	tcase_add_test(tc, test_small_helpers);
+	tcase_add_test(tc, test_quote);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tf, tmp_setup, tmp_teardown);
 	tcase_add_test(tf, test_atomic_write);
