@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1010,6 +1011,17 @@ tcp_cmd(int argc, char **argv)
 		    "zt token create prints it", id);
 		goto out;
 	}
+	/* With no secret given, systemd's LoadCredential=access-secret:FILE. */
+	if (secret_file == NULL && secret == NULL &&
+	    getenv2("ZT_ACCESS_CLIENT_SECRET", "TUNNEL_SERVICE_TOKEN_SECRET") == NULL) {
+		static char cred[PATH_MAX];
+		const char *dir = getenv("CREDENTIALS_DIRECTORY");
+
+		if (dir != NULL && *dir != '\0' &&
+		    util_snprintf(cred, sizeof(cred), "%s/access-secret", dir) &&
+		    access(cred, F_OK) == 0)
+			secret_file = cred;
+	}
 	if (secret_file != NULL) {
 		char *data;
 		size_t len;
@@ -1035,8 +1047,9 @@ tcp_cmd(int argc, char **argv)
 		if (secret == NULL)
 			secret = getenv2("ZT_ACCESS_CLIENT_SECRET", "TUNNEL_SERVICE_TOKEN_SECRET");
 		if (secret == NULL) {
-			log_errorx("no Client Secret: give --secret-file FILE or set "
-			    "ZT_ACCESS_CLIENT_SECRET");
+			log_errorx("no Client Secret: give --secret-file FILE, set "
+			    "ZT_ACCESS_CLIENT_SECRET, or pass a systemd credential named "
+			    "access-secret");
 			goto out;
 		}
 		log_redact_add(secret);

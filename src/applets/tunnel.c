@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -858,8 +859,16 @@ read_token(const char *opt, const char *file)
 		return xstrdup(env);
 	if ((env = getenv("TUNNEL_TOKEN")) != NULL && *env != '\0')
 		return xstrdup(env);
+	/* systemd's LoadCredential=tunnel-token:FILE, with no flag needed. */
+	if ((env = getenv("CREDENTIALS_DIRECTORY")) != NULL && *env != '\0') {
+		char path[PATH_MAX];
+
+		if (util_snprintf(path, sizeof(path), "%s/tunnel-token", env) &&
+		    access(path, F_OK) == 0)
+			return read_token(NULL, path);
+	}
 	log_errorx("no connector token: give --token-file FILE, or set ZT_TUNNEL_TOKEN (the "
-	    "token zt tunnel create printed)");
+	    "token zt tunnel create printed), or pass a systemd credential named tunnel-token");
 	return NULL;
 }
 

@@ -125,6 +125,26 @@ t_check "... saying what to do (chmod 600)" \
 	grep -q "is readable by group or others: chmod 600" "$T_DIR/open-secret.log"
 rm -f "$T_DIR/open.token" "$T_DIR/open.secret"
 
+# systemd's LoadCredential=: with no token or secret given, the files named tunnel-token and
+# access-secret in $CREDENTIALS_DIRECTORY are used (mode 0400, as systemd makes them).
+CRED=$ZN_SECRETS/credentials
+(umask 077 && mkdir "$CRED" && cp "$ZN_SECRETS/data.token" "$CRED/tunnel-token" &&
+    cp "$ZN_SECRETS/ci.secret" "$CRED/access-secret" && chmod 400 "$CRED"/*)
+CREDENTIALS_DIRECTORY=$CRED "$ZT" tunnel run --hostname data.test --url "tcp://127.0.0.1:$OPORT" \
+	--status-file "$T_DIR/cred.status" --ha-connections 1 >"$T_DIR/cred-conn.log" 2>&1 </dev/null &
+zn_remember credconn $!
+t_check "zt tunnel run takes its token from \$CREDENTIALS_DIRECTORY/tunnel-token" \
+	t_wait "[ \"\$(sed -n 's/^connections=//p' '$T_DIR/cred.status' 2>/dev/null)\" = 1 ]" 10
+CPORT=$(zn_free_port)
+CREDENTIALS_DIRECTORY=$CRED "$ZT" access tcp --hostname data.test --url "127.0.0.1:$CPORT" \
+	--id "$(zn_id ci)" --edge "127.0.0.1:$ZN_EDGE_PORT" --edge-pin "$ZN_PIN" \
+	>"$T_DIR/cred-side.log" 2>&1 </dev/null &
+zn_remember credside $!
+t_check "zt access tcp takes its secret from \$CREDENTIALS_DIRECTORY/access-secret" \
+	t_wait "zn_listening $CPORT" 10
+zn_stop credside
+zn_stop credconn
+
 t_check "the edge, the connector and the sidecar are still running" \
 	eval 'zn_alive edge && zn_alive conn && zn_alive side'
 t_done
