@@ -77,8 +77,9 @@ if command -v systemd-analyze >/dev/null 2>&1; then
 		grep -q "^ExecStart=.* --token-file %d/tunnel-token" "$u/zt-tunnel@.service"'
 	t_check "zt-edge: state in StateDirectory=zt (/var/lib/zt, edge.ini's default)" \
 		grep -q '^StateDirectory=zt$' "$u/zt-edge.service"
-	t_check "zt-edge and zt-dns reload with SIGHUP" eval \
+	t_check "zt-edge, zt-tunnel@ and zt-dns reload with SIGHUP" eval \
 		'grep -q "^ExecReload=/bin/kill -HUP \$MAINPID$" "$u/zt-edge.service" &&
+		grep -q "^ExecReload=/bin/kill -HUP \$MAINPID$" "$u/zt-tunnel@.service" &&
 		grep -q "^ExecReload=/bin/kill -HUP \$MAINPID$" "$u/zt-dns.service"'
 	t_check "zt-dns runs in the foreground (-k), as Type=notify needs" \
 		grep -q '^ExecStart=.* -k' "$u/zt-dns.service"
