@@ -18,10 +18,12 @@ esac
 
 cd "$(dirname "$0")/.."
 
-build_pkgs="gcc make autoconf automake pkg-config libc6-dev libssl-dev libevent-dev libinih-dev"
+build_pkgs="gcc make autoconf automake pkg-config libc6-dev libssl-dev libevent-dev libinih-dev
+	libjansson-dev libqrencode-dev"
 # Check runs the unit tests; the rest are the real peers the integration tests drive.
 test_pkgs="check python3 python3-dnspython iproute2 procps dnsmasq-base bind9-dnsutils openssl
-	postgresql curl man-db mandoc systemd python3-yaml"
+	postgresql curl man-db mandoc systemd python3-yaml python3-jwt
+	chromium nodejs npm"
 
 # The peers bench/run compares zt with, and its load generators.
 bench_pkgs="python3 dnsperf dnsmasq-base iperf3 stunnel4 openssh-server openssh-client openssl"
