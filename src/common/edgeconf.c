@@ -19,6 +19,7 @@
 static bool edgeconf_name_ok(const char *v, char *err, size_t errlen);
 static bool edgeconf_policy_ok(const char *v, char *err, size_t errlen);
 static bool edgeconf_tunnel_ok(const char *v, char *err, size_t errlen);
+static bool edgeconf_issuer_ok(const char *v, char *err, size_t errlen);
 
 static const struct conf_entry edge_table[] = {
 	{ "edge", "name", CONF_STRING, NULL, "ZT_EDGE_NAME", CONF_F_REQUIRED, 0, 0, NULL,
@@ -47,10 +48,16 @@ static const struct conf_entry edge_table[] = {
 	    "concurrent streams per client session" },
 	{ "edge", "max_streams_connector", CONF_INT, "65536", NULL, 0, 1, 1000000, NULL, NULL,
 	    "concurrent streams per connector session" },
+	{ "identity", "issuer", CONF_STRING, NULL, NULL, 0, 0, 0, NULL, edgeconf_issuer_ok,
+	    "the URL in the iss claim of the edge's tokens (default https://NAME[:PORT])" },
+	{ "identity", "session_duration", CONF_DURATION, "24h", NULL, 0, 0, 0, NULL, NULL,
+	    "how long a login (zt login, the login page) lasts" },
 	{ "app *", "tunnel", CONF_STRING, NULL, NULL, 0, 0, 0, NULL, edgeconf_tunnel_ok,
 	    "the tunnel that serves this app" },
 	{ "app *", "policy", CONF_STRING, NULL, NULL, CONF_F_MULTI, 0, 0, NULL, edgeconf_policy_ok,
 	    "an access rule: allow|deny SELECTOR... (first that applies decides; default deny)" },
+	{ "app *", "session_duration", CONF_DURATION, NULL, NULL, 0, 0, 0, NULL, NULL,
+	    "people who signed in longer ago than this are asked to sign in again (default: the login's)" },
 	{ NULL, NULL, 0, NULL, NULL, 0, 0, 0, NULL, NULL, NULL },
 };
 
@@ -99,6 +106,41 @@ edgeconf_tunnel_ok(const char *v, char *err, size_t errlen)
 	return true;
 bad:
 	snprintf(err, errlen, "tunnel names are 1-64 letters, digits, '.', '-' or '_'");
+	return false;
+}
+
+/* https://HOST[:PORT] with no path, query or fragment (a trailing slash is refused too: iss is
+ * compared exactly). */
+static bool
+edgeconf_issuer_ok(const char *v, char *err, size_t errlen)
+{
+	const char *host = v + 8, *colon;
+	char name[254];
+	size_t len;
+
+	if (strncmp(v, "https://", 8) != 0)
+		goto bad;
+	colon = strchr(host, ':');
+	len = colon != NULL ? (size_t)(colon - host) : strlen(host);
+	if (len == 0 || len >= sizeof(name))
+		goto bad;
+	memcpy(name, host, len);
+	name[len] = '\0';
+	if (!hostname_ok(name))
+		goto bad;
+	if (colon != NULL) {
+		char *end;
+		long port;
+
+		errno = 0;
+		port = strtol(colon + 1, &end, 10);
+		if (colon[1] == '\0' || *end != '\0' || errno != 0 || port < 1 || port > 65535)
+			goto bad;
+	}
+	return true;
+bad:
+	snprintf(err, errlen, "not an issuer URL: write https://HOST or https://HOST:PORT "
+	    "(no path), the address people reach the edge's login page at");
 	return false;
 }
 
@@ -186,6 +228,24 @@ edgeconf_load(const char *path)
 	c->idle_timeout_ms = (uint32_t)conf_get_duration(cf, "edge", "idle_timeout");
 	c->max_streams_client = (uint32_t)conf_get_int(cf, "edge", "max_streams_client");
 	c->max_streams_connector = (uint32_t)conf_get_int(cf, "edge", "max_streams_connector");
+	c->session_duration_s = (uint32_t)(conf_get_duration(cf, "identity", "session_duration") /
+	    1000);
+	if (conf_get(cf, "identity", "issuer") != NULL)
+		c->issuer = xstrdup(conf_get(cf, "identity", "issuer"));
+	else {
+		struct util_hostport hp;
+		char err[256];
+
+		util_parse_hostport(c->publics[0], EDGECONF_DEFAULT_PORT, &hp, err, sizeof(err));
+		if (hp.port == 443)
+			xasprintf(&c->issuer, "https://%s", c->name);
+		else
+			xasprintf(&c->issuer, "https://%s:%u", c->name, hp.port);
+	}
+	if (c->session_duration_s < 60 || c->session_duration_s > 366 * 86400) {
+		log_errorx("%s: [identity] session_duration must be between 1m and 366d", path);
+		ok = false;
+	}
 	if (c->keepalive_ms < 100 || c->handshake_timeout_ms < 100) {
 		log_errorx("%s: keepalive and handshake_timeout must be at least 100ms", path);
 		ok = false;
@@ -222,6 +282,18 @@ edgeconf_load(const char *path)
 			*p = (char)tolower((unsigned char)*p);
 		a->tunnel = xstrdup(tunnel);
 		a->policy = policy_new();
+		a->session_duration_s = c->session_duration_s;
+		if (conf_get(cf, section, "session_duration") != NULL) {
+			uint64_t ms = conf_get_duration(cf, section, "session_duration");
+
+			if (ms < 60000 || ms / 1000 > c->session_duration_s) {
+				log_errorx("%s: [%s]: session_duration must be between 1m and "
+				    "[identity] session_duration (%us)", path, section,
+				    c->session_duration_s);
+				ok = false;
+			}
+			a->session_duration_s = (uint32_t)(ms / 1000);
+		}
 		for (size_t j = 0; j < conf_get_count(cf, section, "policy"); j++)
 			if (policy_add(a->policy, conf_get_nth(cf, section, "policy", j), err,
 			    sizeof(err)) == -1) {
@@ -265,6 +337,7 @@ edgeconf_free(struct edgeconf *c)
 	free(c->ca_file);
 	free(c->state_dir);
 	free(c->audit_log);
+	free(c->issuer);
 	free(c);
 }
 

@@ -18,6 +18,7 @@ struct edgeconf_app {
 	char		*hostname;	/* lower case, no trailing dot */
 	char		*tunnel;	/* the tunnel that serves it */
 	struct policy	*policy;	/* its rules (default deny) */
+	uint32_t	 session_duration_s;	/* people signed in longer ago are refused */
 };
 
 struct edgeconf {
@@ -35,6 +36,8 @@ struct edgeconf {
 	uint32_t	 idle_timeout_ms;
 	uint32_t	 max_streams_client;
 	uint32_t	 max_streams_connector;
+	char		*issuer;	/* [identity] issuer: iss of the edge's tokens */
+	uint32_t	 session_duration_s;	/* [identity] session_duration: a login's life */
 	struct edgeconf_app *apps;
 	size_t		 napps;
 };
