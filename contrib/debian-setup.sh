@@ -23,7 +23,7 @@ build_pkgs="gcc make autoconf automake pkg-config libc6-dev libssl-dev libevent-
 # Check runs the unit tests; the rest are the real peers the integration tests drive.
 test_pkgs="check python3 python3-dnspython iproute2 procps dnsmasq-base bind9-dnsutils openssl
 	postgresql curl man-db mandoc systemd python3-yaml python3-jwt
-	chromium nodejs npm"
+	chromium nodejs"
 
 # The peers bench/run compares zt with, and its load generators.
 bench_pkgs="python3 dnsperf dnsmasq-base iperf3 stunnel4 openssh-server openssh-client openssl"
@@ -47,6 +47,14 @@ if [ -n "$missing" ]; then
 	$sudo apt-get update -q
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends $missing
 fi
+# The browser test drives Chromium with playwright-core from the npm registry, at the version
+# tests/browser/package-lock.json pins (no browser download: it uses Debian's chromium).
+case "$mode" in
+check|deps)
+	if [ ! -d tests/browser/node_modules/playwright-core ]; then
+		(cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+	fi ;;
+esac
 [ "$mode" = deps ] && exit 0
 
 jobs=$(nproc 2>/dev/null || echo 2)
