@@ -952,10 +952,6 @@ jwt_verify(const struct jwt_keyset *ks, const char *token, const char *iss, cons
 		return -1;
 	}
 	if ((hbuf = jwt_part_decode("header", token + off[0], plen[0], JWT_HEADER_MAX, &hlen, err,
-	    errlen)) == NULL ||
-	    (cbuf = jwt_part_decode("claims", token + off[1], plen[1], JWT_MAX, &clen, err,
-	    errlen)) == NULL ||
-	    (sbuf = jwt_part_decode("signature", token + off[2], plen[2], JWT_MAX, &slen, err,
 	    errlen)) == NULL)
 		goto out;
 
@@ -998,6 +994,11 @@ jwt_verify(const struct jwt_keyset *ks, const char *token, const char *iss, cons
 		jwt_err(err, errlen, "unknown key id '%s'", util_quote(kid, q, sizeof(q)));
 		goto out;
 	}
+	if ((cbuf = jwt_part_decode("claims", token + off[1], plen[1], JWT_MAX, &clen, err,
+	    errlen)) == NULL ||
+	    (sbuf = jwt_part_decode("signature", token + off[2], plen[2], JWT_MAX, &slen, err,
+	    errlen)) == NULL)
+		goto out;
 	if (slen != 2 * JWT_COORD) {
 		jwt_err(err, errlen, "signature is %zu bytes, not 64 (ES256 is r||s, RFC 7518 3.4)",
 		    slen);
