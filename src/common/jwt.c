@@ -566,7 +566,7 @@ jwt_claims_json(const struct jwt_claims *c)
 				goto out;
 	}
 	if (json_object_set_new(o, "iat", json_integer(c->iat)) == -1 ||
-	    json_object_set_new(o, "nbf", json_integer(c->nbf)) == -1 ||
+	    (c->nbf != 0 && json_object_set_new(o, "nbf", json_integer(c->nbf)) == -1) ||
 	    json_object_set_new(o, "exp", json_integer(c->exp)) == -1 ||
 	    (c->auth_time != 0 &&
 	    json_object_set_new(o, "auth_time", json_integer(c->auth_time)) == -1) ||
