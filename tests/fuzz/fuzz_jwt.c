@@ -1,15 +1,22 @@
 /* fuzz_jwt: feeds arbitrary bytes to the strict token verifier (a token as a client or an edge
- * would present it) against a fixed keyset, to jwt_peek_exp, and to the JWKS parser. What the
- * verifier accepts must sign again into a token it accepts; what the JWKS parser accepts must
- * encode into a JWKS it accepts with the same keys. */
+ * would present it) against a fixed keyset, to jwt_peek_exp, and to the JWKS parser; and, signed
+ * as the claims of a token with the fixed key, to the claims checks that only a good signature
+ * reaches. What the verifier accepts must sign again into a token it accepts; what the JWKS
+ * parser accepts must encode into a JWKS it accepts with the same keys. */
 #include "config.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
 #include "common/jwt.h"
 #include "common/log.h"
+#include "common/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -88,6 +95,53 @@ fuzz_jwks(const char *doc, size_t len)
 	jwt_keyset_free(ks);
 }
 
+/* The bytes as the claims of a token signed with the fixed key. */
+static void
+fuzz_claims(const uint8_t *data, size_t size)
+{
+	static const char hdr[] = "{\"alg\":\"ES256\",\"kid\":\"" FUZZ_KID "\"}";
+	static EVP_PKEY *key;
+	char tok[JWT_MAX + 128];
+	uint8_t der[80], rs[64];
+	size_t n, derlen = sizeof(der);
+	const uint8_t *p = der;
+	EVP_MD_CTX *md;
+	ECDSA_SIG *sig;
+	ssize_t m;
+
+	if (size > JWT_MAX)
+		return;
+	if (key == NULL) {
+		BIO *b = BIO_new_mem_buf(fuzz_pem, -1);
+
+		key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+		BIO_free(b);
+		if (key == NULL)
+			abort();
+	}
+	if ((m = util_b64url_encode(hdr, strlen(hdr), tok, sizeof(tok))) < 0)
+		abort();
+	n = (size_t)m;
+	tok[n++] = '.';
+	if ((m = util_b64url_encode(data, size, tok + n, sizeof(tok) - n)) < 0)
+		return;
+	n += (size_t)m;
+	md = EVP_MD_CTX_new();
+	if (md == NULL || EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) != 1 ||
+	    EVP_DigestSign(md, der, &derlen, (const uint8_t *)tok, n) != 1 ||
+	    (sig = d2i_ECDSA_SIG(NULL, &p, (long)derlen)) == NULL)
+		abort();
+	EVP_MD_CTX_free(md);
+	if (BN_bn2binpad(ECDSA_SIG_get0_r(sig), rs, 32) != 32 ||
+	    BN_bn2binpad(ECDSA_SIG_get0_s(sig), rs + 32, 32) != 32)
+		abort();
+	ECDSA_SIG_free(sig);
+	tok[n++] = '.';
+	if (util_b64url_encode(rs, sizeof(rs), tok + n, sizeof(tok) - n) < 0)
+		abort();
+	fuzz_token(tok);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -102,6 +156,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s[size] = '\0';
 	fuzz_token(s);
 	fuzz_jwks(s, size);
+	fuzz_claims(data, size);
 	free(s);
 	return 0;
 }
