@@ -14,11 +14,13 @@
 	X(httpd) \
 	X(ifaddr) \
 	X(ingress) \
+	X(jwt) \
 	X(log) \
 	X(metrics) \
 	X(mux) \
 	X(policy) \
 	X(resolver) \
+	X(signkeys) \
 	X(sdnotify) \
 	X(state) \
 	X(tls) \
