@@ -22,6 +22,7 @@
 	X(sdnotify) \
 	X(state) \
 	X(tls) \
+	X(users) \
 	X(util)
 
 #define ZT_SUITE_PROTOTYPE(name) Suite *name##_suite(void);
