@@ -18,6 +18,7 @@
 	X(metrics) \
 	X(mux) \
 	X(policy) \
+	X(qr) \
 	X(resolver) \
 	X(sdnotify) \
 	X(state) \
