@@ -33,12 +33,14 @@
 #include "common/state.h"
 #include "common/tls.h"
 #include "common/util.h"
+#include "edge-user.h"
 
 static const char usage[] =
 "usage: zt edge init DIR --name NAME [--name NAME ...] [--listen ADDR] [--days N]\n"
 "       zt edge serve [-c FILE] [--log-format=text|json] [--log-level=LEVEL]\n"
 "       zt edge check [-c FILE]\n"
 "       zt edge ready --metrics ADDR\n"
+"       zt edge user add|list|del|passwd|groups|totp ... (zt edge user --help)\n"
 "\n"
 "The edge is the one public endpoint of a zt network: connectors (zt tunnel run) and\n"
 "clients (zt access) dial it over TLS 1.3, it authenticates them, applies each app's\n"
@@ -49,6 +51,7 @@ static const char usage[] =
 "  serve        run the edge (SIGHUP reloads edge.ini and the state directory)\n"
 "  check        validate edge.ini and print the effective configuration\n"
 "  ready        exit 0 when the edge serving --metrics ADDR is ready (for probes)\n"
+"  user         the people who sign in on the edge (doc/identity.md)\n"
 "\n"
 "  -c, --config FILE   edge.ini (default /etc/zt/edge.ini, or $ZT_EDGE_CONFIG)\n"
 "  --metrics ADDR      serve /metrics, /ready and /healthz on ADDR (PORT means\n"
@@ -1129,6 +1132,8 @@ edge_main(int argc, char **argv)
 		fputs(usage, stdout);
 		return 0;
 	}
+	if (strcmp(cmd, "user") == 0)
+		return edge_user_cmd(argc - 1, argv + 1);
 	argc--;
 	argv++;
 	optind = 1;

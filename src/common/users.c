@@ -801,6 +801,12 @@ out:
 	return ret;
 }
 
+int
+users_dir_check(const char *dir, char *err, size_t errlen)
+{
+	return users_check_dirs(dir, true, err, errlen);
+}
+
 /* Reads and parses DIR/users/EMAIL (email valid and lower case). Returns 0, 1 if there is no
  * such file, or -1 with err naming the file (and line) and the fix. */
 static int
