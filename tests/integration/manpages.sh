@@ -130,6 +130,8 @@ check_keys() {
 # Every applet has its page, and the page documents every option of its getopt tables.
 for c in "$src"/applets/*.c; do
 	applet=$(basename "$c" .c)
+	# APPLET-SUB.c holds subcommands of APPLET (edge-user.c: zt edge user): one page.
+	applet=${applet%%-*}
 	page=""
 	for p in "$doc/zt-$applet.1" "$doc/zt-$applet.8"; do
 		[ -f "$p" ] && page=$p
@@ -145,7 +147,7 @@ for c in "$src"/applets/*.c; do
 	if [ "$applet" = dns ]; then
 		code_dnsmasq_opts "$src/common/dnsconf.c" >>"$T_DIR/opts.$applet"
 	fi
-	check_opts "$page" "src/applets/$applet.c" "$T_DIR/opts.$applet"
+	check_opts "$page" "src/applets/${c##*/}" "$T_DIR/opts.$applet"
 done
 
 code_main_opts "$src/zt.c" >"$T_DIR/opts.main"
