@@ -24,6 +24,8 @@ build_pkgs="gcc make autoconf automake pkg-config libc6-dev libssl-dev libevent-
 test_pkgs="check python3 python3-dnspython iproute2 procps dnsmasq-base bind9-dnsutils openssl
 	postgresql curl man-db mandoc systemd python3-yaml python3-jwt
 	chromium nodejs"
+# zbarimg reads back the QR codes zt draws (tests/integration/edge-users.sh).
+test_pkgs="$test_pkgs zbar-tools"
 
 # The peers bench/run compares zt with, and its load generators.
 bench_pkgs="python3 dnsperf dnsmasq-base iperf3 stunnel4 openssh-server openssh-client openssl"

@@ -19,11 +19,13 @@
 	X(metrics) \
 	X(mux) \
 	X(policy) \
+	X(qr) \
 	X(resolver) \
 	X(signkeys) \
 	X(sdnotify) \
 	X(state) \
 	X(tls) \
+	X(users) \
 	X(util)
 
 #define ZT_SUITE_PROTOTYPE(name) Suite *name##_suite(void);
