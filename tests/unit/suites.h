@@ -14,6 +14,7 @@
 	X(httpd) \
 	X(ifaddr) \
 	X(ingress) \
+	X(jwt) \
 	X(log) \
 	X(metrics) \
 	X(mux) \
