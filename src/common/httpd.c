@@ -42,6 +42,7 @@ httpd_reason(int status)
 	case 411: return "Length Required";
 	case 413: return "Content Too Large";
 	case 414: return "URI Too Long";
+	case 415: return "Unsupported Media Type";
 	case 417: return "Expectation Failed";
 	case 429: return "Too Many Requests";
 	case 431: return "Request Header Fields Too Large";
@@ -504,6 +505,8 @@ conn_answer(struct httpd_conn *c, const struct httpd_response *r, bool head, boo
 	    "Cache-Control: %s\r\n%s", r->status, httpd_reason(r->status), r->content_type, blen,
 	    r->cache_control != NULL ? r->cache_control : "no-store", r->status == 405 ?
 	    (c->h->opts.post ? "Allow: GET, HEAD, POST\r\n" : "Allow: GET, HEAD\r\n") : "");
+	if (c->h->opts.headers != NULL)
+		evbuffer_add(out, c->h->opts.headers, strlen(c->h->opts.headers));
 	if (r->headers != NULL)
 		evbuffer_add_buffer(out, r->headers);
 	evbuffer_add_printf(out, "Connection: %s\r\n\r\n", keep ? "keep-alive" : "close");

@@ -124,6 +124,7 @@ struct httpd_opts {
 	int		 head_ms;	/* the head (and keep-alive idle) within; 0: HTTPD_HEAD_MS */
 	int		 body_ms;	/* the body within; 0: head_ms */
 	bool		 post;		/* POST is served (else 405) */
+	const char	*headers;	/* "Name: value\r\n" lines for every answer, or NULL */
 };
 struct httpd	*httpd_new_server(struct event_base *base, const struct httpd_opts *opts,
 		    httpd_handler handler, void *arg);
