@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
@@ -26,16 +27,21 @@
 #include "common/edgeconf.h"
 #include "common/ev.h"
 #include "common/health.h"
+#include "common/jwt.h"
 #include "common/log.h"
 #include "applets/edge-cmds.h"
 #include "common/metrics.h"
 #include "common/mux.h"
 #include "common/policy.h"
+#include "common/revoked.h"
+#include "common/signkeys.h"
 #include "common/signkeys.h"
 #include "common/state.h"
 #include "common/tls.h"
+#include "common/users.h"
 #include "common/util.h"
 #include "edge-user.h"
+#include "common/web.h"
 
 static const char usage[] =
 "usage: zt edge init DIR --name NAME [--name NAME ...] [--listen ADDR] [--days N]\n"
@@ -64,6 +70,7 @@ static const char usage[] =
 "                      127.0.0.1:PORT; doc/metrics.md)\n";
 
 #define EDGE_ALPN		"zt/1"
+#define EDGE_ALPN_HTTP		"http/1.1"	/* and no ALPN: the web side */
 #define EDGE_REFRESH_MS		250	/* the state directory is re-read this often */
 #define EDGE_DRAIN_MS		10000	/* SIGTERM: sessions get this long to finish */
 #define EDGE_BACKLOG		512
@@ -93,6 +100,15 @@ struct peer {
 	bool		 hello;		/* its HELLO came: the decision is audited */
 };
 
+/* A TLS connection whose handshake is in progress: its ALPN decides mux or web. */
+struct handshake {
+	TAILQ_ENTRY(handshake) entry;
+	struct edge	*e;
+	struct bufferevent *bev;
+	struct sockaddr_storage ss;
+	socklen_t	 sslen;
+};
+
 /* A client stream on its way to a connector, then joined to it. */
 struct join {
 	struct edge	*e;
@@ -116,6 +132,14 @@ struct edge {
 	struct ev_timer	*drain;
 	TAILQ_HEAD(, peer) peers;
 	size_t		 npeers;
+	/* the web side (doc/identity.md) */
+	TAILQ_HEAD(, handshake) handshakes;
+	struct web	*web;
+	struct users	*users;
+	struct revoked	*revoked;
+	struct jwt_keyset *keys;
+	uint64_t	 keys_stamp;
+	time_t		 keys_next;
 	size_t		 nstreams;	/* client streams in progress */
 	bool		 stopping;
 	/* operations (doc/metrics.md) */
@@ -627,13 +651,85 @@ static const struct mux_session_cbs peer_cbs = {
 	.closed = peer_closed,
 };
 
+/* A mux session for a TLS connection that negotiated zt/1. */
+static void
+peer_start(struct edge *e, struct bufferevent *bev, const struct sockaddr_storage *ss,
+    socklen_t sslen)
+{
+	struct mux_limits lim;
+	struct peer *p;
+
+	p = xcalloc(1, sizeof(*p));
+	p->e = e;
+	memcpy(&p->ss, ss, sslen < sizeof(p->ss) ? sslen : sizeof(p->ss));
+	util_sockaddr_str((const struct sockaddr *)ss, p->addr, sizeof(p->addr));
+	peer_limits(e, &lim, e->conf->max_streams_client);
+	if ((p->s = mux_session_new(e->base, bev, true, &lim, &peer_cbs, p)) == NULL) {
+		free(p);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&e->peers, p, entry);
+	e->npeers++;
+	/* A HELLO that came with the handshake is read now, not at the next read event. */
+	if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+		bufferevent_trigger(bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS);
+}
+
+static void
+handshake_free(struct handshake *hs, bool free_bev)
+{
+	TAILQ_REMOVE(&hs->e->handshakes, hs, entry);
+	if (free_bev)
+		bufferevent_free(hs->bev);
+	free(hs);
+}
+
+/* The handshake is over: zt/1 goes to the mux, http/1.1 or no ALPN to the web side. */
+static void
+handshake_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct handshake *hs = arg;
+	struct edge *e = hs->e;
+	struct peer fake;
+	char alpn[32], why[MUX_MAX_REASON + 64], err[200];
+
+	if ((what & BEV_EVENT_CONNECTED) != 0) {
+		bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+		bufferevent_set_timeouts(bev, NULL, NULL);
+		tls_bufferevent_alpn(bev, alpn, sizeof(alpn));
+		if (strcmp(alpn, EDGE_ALPN) == 0)
+			peer_start(e, bev, &hs->ss, hs->sslen);
+		else if (web_serve(e->web, bev, (struct sockaddr *)&hs->ss, hs->sslen) == -1)
+			log_info("web: %d connections already: closing one from %s",
+			    WEB_MAX_CONNS, util_sockaddr_str((struct sockaddr *)&hs->ss, err,
+			    sizeof(err)));
+		handshake_free(hs, false);
+		return;
+	}
+	memset(&fake, 0, sizeof(fake));
+	util_sockaddr_str((struct sockaddr *)&hs->ss, fake.addr, sizeof(fake.addr));
+	if ((what & BEV_EVENT_TIMEOUT) != 0)
+		snprintf(why, sizeof(why), "closed before it authenticated: TIMEOUT: no TLS "
+		    "handshake within %u ms", e->conf->handshake_timeout_ms);
+	else {
+		tls_bufferevent_error(bev, err, sizeof(err));
+		snprintf(why, sizeof(why), "closed before it authenticated: PROTOCOL_ERROR: TLS "
+		    "handshake failed%s%s", err[0] != '\0' ? ": " : "", err);
+	}
+	log_info("connection from %s %s", fake.addr, why);
+	audit(e, "session", false, &fake, NULL, NULL, why, (what & BEV_EVENT_TIMEOUT) != 0 ?
+	    MUX_TIMEOUT : MUX_PROTOCOL_ERROR);
+	handshake_free(hs, true);
+}
+
 static void
 edge_accept(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 {
 	struct edge *e = arg;
-	struct mux_limits lim;
+	struct timeval tv = { e->conf->handshake_timeout_ms / 1000,
+	    (e->conf->handshake_timeout_ms % 1000) * 1000 };
 	struct bufferevent *bev;
-	struct peer *p;
+	struct handshake *hs;
 	int one = 1;
 
 	if (e->stopping) {
@@ -645,18 +741,60 @@ edge_accept(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if ((bev = tls_bufferevent_new(e->base, e->tls, fd, true, NULL)) == NULL)
 		return;	/* fd is closed by tls_bufferevent_new */
-	p = xcalloc(1, sizeof(*p));
-	p->e = e;
-	memcpy(&p->ss, sa, salen < sizeof(p->ss) ? salen : sizeof(p->ss));
-	util_sockaddr_str(sa, p->addr, sizeof(p->addr));
-	peer_limits(e, &lim, e->conf->max_streams_client);
-	if ((p->s = mux_session_new(e->base, bev, true, &lim, &peer_cbs, p)) == NULL) {
-		free(p);
-		return;
-	}
-	TAILQ_INSERT_TAIL(&e->peers, p, entry);
-	e->npeers++;
+	hs = xcalloc(1, sizeof(*hs));
+	hs->e = e;
+	hs->bev = bev;
+	memcpy(&hs->ss, sa, salen < sizeof(hs->ss) ? salen : sizeof(hs->ss));
+	hs->sslen = salen < sizeof(hs->ss) ? salen : sizeof(hs->ss);
+	TAILQ_INSERT_TAIL(&e->handshakes, hs, entry);
+	bufferevent_setcb(bev, NULL, NULL, handshake_event, hs);
+	bufferevent_set_timeouts(bev, &tv, NULL);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
 	metrics_add(e->m_conns_total, 1);
+}
+
+/* The web side's audit lines, in the edge's audit log. */
+static void
+web_audit(void *arg, const char *event, bool allow, const char *identity, const char *app,
+    const char *from, const char *reason)
+{
+	struct peer fake;
+	char who[USERS_EMAIL_MAX + 8] = "";
+
+	memset(&fake, 0, sizeof(fake));
+	util_strlcpy(fake.addr, from != NULL ? from : "", sizeof(fake.addr));
+	if (identity != NULL && *identity != '\0')
+		snprintf(who, sizeof(who), "user:%s", identity);
+	audit(arg, event, allow, &fake, app, who, reason, MUX_OK);
+}
+
+/* Re-reads DIR/users, DIR/revoked and DIR/keys when they changed; the web side sees them. */
+static void
+refresh_identity(struct edge *e)
+{
+	time_t now = time(NULL);
+	uint64_t stamp = signkeys_stamp(e->conf->state_dir);
+	char err[512];
+
+	users_refresh(e->users);
+	revoked_refresh(e->revoked, now);
+	if (stamp != e->keys_stamp || (e->keys_next != 0 && now >= e->keys_next) ||
+	    e->keys == NULL) {
+		struct jwt_keyset *ks = signkeys_load(e->conf->state_dir, now, err, sizeof(err));
+
+		if (ks == NULL) {
+			if (stamp != e->keys_stamp)
+				log_warnx("%s/keys: %s: keeping the keys in force", e->conf->state_dir,
+				    err);
+		} else {
+			web_update(e->web, e->conf, e->users, e->revoked, ks);
+			jwt_keyset_free(e->keys);
+			e->keys = ks;
+		}
+		e->keys_stamp = stamp;
+		e->keys_next = signkeys_next_change(e->conf->state_dir, now);
+	}
+	web_update(e->web, e->conf, e->users, e->revoked, e->keys);
 }
 
 /* --- state, reload, stop -------------------------------------------------------------- */
@@ -746,6 +884,7 @@ refresh_state(void *arg)
 	struct edge *e = arg;
 	int changed = state_refresh(e->state);
 
+	refresh_identity(e);
 	recheck_sessions(e, changed == 1);
 	close_idle(e);
 	close_drained(e);
@@ -998,7 +1137,9 @@ open_listeners(struct edge *e)
 static int
 serve(const char *path, const char *metrics_addr)
 {
-	static const char *const alpn[] = { EDGE_ALPN, NULL };
+	static const char *const alpn[] = { EDGE_ALPN, EDGE_ALPN_HTTP, NULL };
+	struct web_config wcfg;
+	struct handshake *hs;
 	struct tls_server_opts topts;
 	struct edge *e = xcalloc(1, sizeof(*e));
 	struct peer *p;
@@ -1006,6 +1147,7 @@ serve(const char *path, const char *metrics_addr)
 	int ret = EX_CONFIG;
 
 	TAILQ_INIT(&e->peers);
+	TAILQ_INIT(&e->handshakes);
 	e->config_path = xstrdup(path);
 	if ((e->conf = edgeconf_load(path)) == NULL)
 		goto out;
@@ -1028,6 +1170,16 @@ serve(const char *path, const char *metrics_addr)
 		ret = config_error ? EX_CONFIG : 1;
 		goto out;
 	}
+	memset(&wcfg, 0, sizeof(wcfg));
+	wcfg.state_dir = e->conf->state_dir;
+	wcfg.audit = web_audit;
+	wcfg.audit_arg = e;
+	if ((e->users = users_open(e->conf->state_dir)) == NULL ||
+	    (e->revoked = revoked_open(e->conf->state_dir)) == NULL ||
+	    signkeys_init(e->conf->state_dir) == -1 ||
+	    (e->web = web_new(e->base, &wcfg)) == NULL)
+		goto out;
+	refresh_identity(e);
 	if (open_listeners(e) == -1)
 		goto out;
 	e->sig = ev_signals_new(e->base, on_stop, on_reload, NULL, e);
@@ -1041,6 +1193,12 @@ serve(const char *path, const char *metrics_addr)
 out:
 	while ((p = TAILQ_FIRST(&e->peers)) != NULL)
 		peer_free(p);
+	while ((hs = TAILQ_FIRST(&e->handshakes)) != NULL)
+		handshake_free(hs, true);
+	web_free(e->web);
+	users_free(e->users);
+	revoked_free(e->revoked);
+	jwt_keyset_free(e->keys);
 	for (size_t i = 0; i < e->nlisteners; i++)
 		ev_listener_free(e->listeners[i]);
 	free(e->listeners);

@@ -16,6 +16,8 @@ rank() {
 	edgeconf|tunnelconf) echo 2 ;;
 	metrics|sdnotify) echo 1 ;;
 	users|qr) echo 1 ;;
+	revoked) echo 1 ;;
+	web) echo 3 ;;
 	httpd) echo 2 ;;
 	health) echo 3 ;;
 	dnscache) echo 3 ;;

@@ -285,10 +285,18 @@ t_check "plain HTTP: audited (session, deny, closed before it authenticated)" \
 t_check "plain HTTP: the edge still runs and the good client works" eval 'zn_alive edge && good'
 
 mark
-probe alpn alpn-http
-t_check "TLS offering only ALPN http/1.1: refused in the handshake (no_application_protocol)" \
+probe alpn alpn-h2
+t_check "TLS offering only ALPN h2: refused in the handshake (no_application_protocol)" \
 	eval '[ "$(outcome alpn)" = alert ] && grep -q -i "no.application.protocol" "$T_DIR/alpn.probe"'
 t_check "ALPN refused: audited" audited '"event":"session"' "$DENY" "$PRE"
+mark
+probe alpnother alpn-other
+t_check "TLS offering only an unknown ALPN: refused in the handshake" \
+	eval '[ "$(outcome alpnother)" = alert ] && grep -q -i "no.application.protocol" "$T_DIR/alpnother.probe"'
+probe alpnhttp alpn-http
+t_check "TLS offering ALPN http/1.1: the web side answers (doc/identity.md)" \
+	eval '[ "$(outcome alpnhttp)" = eof ] && grep -q "HTTP/1.1 200 OK" "$T_DIR/alpnhttp.probe"'
+t_check "the edge still runs and the good client works" eval 'zn_alive edge && good'
 
 mark
 probe tlsgarbage tls-garbage

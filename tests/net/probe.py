@@ -6,7 +6,9 @@ usage: probe.py PORT MODE [TIMEOUT]
   http         a plain HTTP/1.1 request
   silent-tcp   connect and send nothing
   silent-tls   complete the TLS handshake (ALPN zt/1) and send nothing
-  alpn-http    offer only ALPN http/1.1
+  alpn-http    offer only ALPN http/1.1 (the web side) and GET /static/zt.css
+  alpn-h2      offer only ALPN h2
+  alpn-other   offer only ALPN zt/2
   tls-garbage  complete the TLS handshake (ALPN zt/1), then send random bytes
 
 Prints one line, "OUTCOME SECONDS DETAIL": OUTCOME is eof (closed by the edge), reset, alert
@@ -59,7 +61,8 @@ def main():
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
-    ctx.set_alpn_protocols(["http/1.1"] if mode == "alpn-http" else ["zt/1"])
+    ctx.set_alpn_protocols({"alpn-http": ["http/1.1"], "alpn-h2": ["h2"],
+                            "alpn-other": ["zt/2"]}.get(mode, ["zt/1"]))
     sock.settimeout(limit)
     try:
         tls = ctx.wrap_socket(sock, server_hostname="edge.test")
@@ -71,6 +74,8 @@ def main():
         return
     if mode == "tls-garbage":
         tls.sendall(os.urandom(200))
+    elif mode == "alpn-http":
+        tls.sendall(b"GET /static/zt.css HTTP/1.1\r\nHost: edge.test\r\nConnection: close\r\n\r\n")
     print(drain(tls, start, deadline))
 
 

@@ -26,7 +26,8 @@
 	X(state) \
 	X(tls) \
 	X(users) \
-	X(util)
+	X(util) \
+	X(web)
 
 #define ZT_SUITE_PROTOTYPE(name) Suite *name##_suite(void);
 ZT_SUITES(ZT_SUITE_PROTOTYPE)
