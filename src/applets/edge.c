@@ -27,9 +27,11 @@
 #include "common/ev.h"
 #include "common/health.h"
 #include "common/log.h"
+#include "applets/edge-cmds.h"
 #include "common/metrics.h"
 #include "common/mux.h"
 #include "common/policy.h"
+#include "common/signkeys.h"
 #include "common/state.h"
 #include "common/tls.h"
 #include "common/util.h"
@@ -39,6 +41,8 @@ static const char usage[] =
 "       zt edge serve [-c FILE] [--log-format=text|json] [--log-level=LEVEL]\n"
 "       zt edge check [-c FILE]\n"
 "       zt edge ready --metrics ADDR\n"
+"       zt edge rotate-keys [-c FILE]\n"
+"       zt edge keys [-c FILE]\n"
 "\n"
 "The edge is the one public endpoint of a zt network: connectors (zt tunnel run) and\n"
 "clients (zt access) dial it over TLS 1.3, it authenticates them, applies each app's\n"
@@ -49,6 +53,8 @@ static const char usage[] =
 "  serve        run the edge (SIGHUP reloads edge.ini and the state directory)\n"
 "  check        validate edge.ini and print the effective configuration\n"
 "  ready        exit 0 when the edge serving --metrics ADDR is ready (for probes)\n"
+"  rotate-keys  make a new token signing key; the previous one stays published 24 h\n"
+"  keys         list the token signing keys (kid, created, retired, expires, current)\n"
 "\n"
 "  -c, --config FILE   edge.ini (default /etc/zt/edge.ini, or $ZT_EDGE_CONFIG)\n"
 "  --metrics ADDR      serve /metrics, /ready and /healthz on ADDR (PORT means\n"
@@ -1077,7 +1083,7 @@ init(const char *dir, char **names, size_t nnames, const char *listen, int days)
 	snprintf(cn, sizeof(cn), "zt edge CA for %s", names[0]);
 	if (tls_ca_generate(ca_crt, ca_key, cn, 3650) == -1 ||
 	    tls_leaf_generate(ca_crt, ca_key, (const char *const *)names, nnames, true, days, crt,
-	    key) == -1 || state_init(state) == -1 ||
+	    key) == -1 || state_init(state) == -1 || signkeys_init(state) == -1 ||
 	    edgeconf_write_template(ini, names[0], listen) == -1 ||
 	    tls_spki_pin_file(ca_crt, pin, sizeof(pin)) == -1)
 		goto out;
@@ -1179,6 +1185,10 @@ edge_main(int argc, char **argv)
 		ret = serve(config_path(config), metrics_addr);
 	} else if (strcmp(cmd, "ready") == 0 && optind == argc && metrics_addr != NULL) {
 		ret = health_probe("zt edge ready", metrics_addr);
+	} else if (strcmp(cmd, "rotate-keys") == 0 && optind == argc) {
+		ret = edge_keys_cmd(config_path(config), true);
+	} else if (strcmp(cmd, "keys") == 0 && optind == argc) {
+		ret = edge_keys_cmd(config_path(config), false);
 	} else if (strcmp(cmd, "check") == 0 && optind == argc) {
 		struct edgeconf *c = edgeconf_load(config_path(config));
 		if (c == NULL) {

@@ -69,8 +69,8 @@ int		 jwt_verify(const struct jwt_keyset *ks, const char *token, const char *iss
 int64_t		 jwt_peek_exp(const char *token);
 
 /* base64url without padding (RFC 4648 5). encode: returns the length written (out gets a
- * NUL); decode: strict (no padding, no other alphabet, zero trailing bits), returns the
- * length, or -1. */
+ * NUL; 0 when out is too small); decode: strict (no padding, no other alphabet, zero
+ * trailing bits), returns the length, or -1. */
 size_t		 jwt_b64url_encode(const uint8_t *in, size_t len, char *out, size_t outlen);
 int		 jwt_b64url_decode(const char *in, size_t len, uint8_t *out, size_t outlen);
 

@@ -10,6 +10,8 @@ rank() {
 	case "$1" in
 	log|util) echo 0 ;;
 	ev|conf|tls|ifaddr|policy|ingress|conntoken|state) echo 1 ;;
+	jwt) echo 1 ;;
+	signkeys) echo 2 ;;
 	dns|dnsconf|mux) echo 2 ;;
 	edgeconf|tunnelconf) echo 2 ;;
 	metrics|sdnotify) echo 1 ;;
