@@ -15,6 +15,9 @@ rank() {
 	dns|dnsconf|mux) echo 2 ;;
 	edgeconf|tunnelconf) echo 2 ;;
 	metrics|sdnotify) echo 1 ;;
+	users|qr) echo 1 ;;
+	revoked) echo 1 ;;
+	web) echo 3 ;;
 	httpd) echo 2 ;;
 	health) echo 3 ;;
 	dnscache) echo 3 ;;
@@ -76,6 +79,7 @@ if command -v nm >/dev/null 2>&1 && [ -f "$top_builddir/src/libztcommon.a" ]; th
 		  if (index(sym, obj "_") == 1) next;
 		  if (obj == "util" && sym ~ /^x(malloc|calloc|reallocarray|strdup|strndup|asprintf)$/) next;
 		  if (obj == "log" && sym ~ /^fatalx?$/) next;
+		  if (obj == "users" && sym ~ /^loginlimit_/) next;
 		  print obj ": " sym }')
 	t_check "external symbols carry their module prefix ($bad)" test -z "$bad"
 fi

@@ -14,6 +14,7 @@
 	X(httpd) \
 	X(ifaddr) \
 	X(ingress) \
+	X(jwt) \
 	X(log) \
 	X(metrics) \
 	X(mux) \
@@ -22,7 +23,8 @@
 	X(sdnotify) \
 	X(state) \
 	X(tls) \
-	X(util)
+	X(util) \
+	X(web)
 
 #define ZT_SUITE_PROTOTYPE(name) Suite *name##_suite(void);
 ZT_SUITES(ZT_SUITE_PROTOTYPE)
