@@ -305,6 +305,17 @@ fail:
 	return -1;
 }
 
+/* PEM pass phrase callback: never ask (an encrypted key is an error, not a prompt). */
+static int
+jwt_no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)u;
+	return -1;
+}
+
 int
 jwt_keyset_add_pem(struct jwt_keyset *ks, const char *kid, const char *pem, size_t pemlen,
     bool signing, char *err, size_t errlen)
@@ -319,11 +330,11 @@ jwt_keyset_add_pem(struct jwt_keyset *ks, const char *kid, const char *pem, size
 		jwt_err(err, errlen, "cannot read the PEM");
 		return -1;
 	}
-	pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+	pkey = PEM_read_bio_PrivateKey(bio, NULL, jwt_no_passphrase, NULL);
 	if (pkey == NULL) {
 		ERR_clear_error();
 		(void)BIO_reset(bio);
-		pkey = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+		pkey = PEM_read_bio_PUBKEY(bio, NULL, jwt_no_passphrase, NULL);
 	}
 	BIO_free(bio);
 	if (pkey == NULL) {
@@ -566,7 +577,7 @@ jwt_claims_json(const struct jwt_claims *c)
 				goto out;
 	}
 	if (json_object_set_new(o, "iat", json_integer(c->iat)) == -1 ||
-	    json_object_set_new(o, "nbf", json_integer(c->nbf)) == -1 ||
+	    (c->nbf != 0 && json_object_set_new(o, "nbf", json_integer(c->nbf)) == -1) ||
 	    json_object_set_new(o, "exp", json_integer(c->exp)) == -1 ||
 	    (c->auth_time != 0 &&
 	    json_object_set_new(o, "auth_time", json_integer(c->auth_time)) == -1) ||

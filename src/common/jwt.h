@@ -51,7 +51,7 @@ struct jwt_keyset *jwt_keyset_from_jwks(const char *json, size_t len, char *err,
 /* The public JWKS of ks, as a NUL-terminated malloc'd string; NULL on allocation failure. */
 char		*jwt_keyset_to_jwks(const struct jwt_keyset *ks);
 
-/* Signs c with the signing key of ks into out (NUL-terminated). Empty strings and
+/* Signs c with the signing key of ks into out (NUL-terminated). Empty strings, nbf 0 and
  * auth_time 0 are left out of the claims; ngroups 0 leaves groups out unless type is
  * "user". Returns the length, or -1 (no signing key, does not fit in outlen). */
 int		 jwt_sign(const struct jwt_keyset *ks, const struct jwt_claims *c, char *out,

@@ -86,6 +86,21 @@ a = jwt.get_unverified_header(open(sys.argv[1]).read().strip())["kid"]
 b = jwt.get_unverified_header(open(sys.argv[2]).read().strip())["kid"]
 sys.exit(a == b)' "$T_DIR/t1" "$T_DIR/t2"
 
+# Refusals of the CLI: a key file others may read, an edge.ini that does not exist.
+K=$(ls "$S/keys" | head -1)
+chmod 644 "$S/keys/$K"
+t_run "$ZT" edge keys -c "$INI"
+t_check "zt edge keys refuses a key file others may read ($(cat "$T_DIR/err"))" \
+	sh -c "[ $T_RC -eq 1 ] && grep -q 'run .chmod 600 $S/keys/$K' '$T_DIR/err'"
+t_run "$ZT" edge rotate-keys -c "$INI"
+t_check "zt edge rotate-keys refuses it too" test "$T_RC" -eq 1
+chmod 600 "$S/keys/$K"
+t_run "$ZT" edge keys -c "$T_DIR/nonexistent.ini"
+t_check "zt edge keys names a missing edge.ini" \
+	sh -c "[ $T_RC -ne 0 ] && grep -q 'nonexistent.ini' '$T_DIR/err'"
+t_run "$ZT" edge keys extra -c "$INI"
+t_check "zt edge keys refuses extra arguments" test "$T_RC" -eq 2
+
 # --- PyJWT signs with its own key, zt verifies --------------------------------------------
 P=$T_DIR/py
 (umask 077 && mkdir -p "$P/keys") || exit 99

@@ -351,6 +351,20 @@ START_TEST(test_keyset_errors)
 	ck_assert_ptr_nonnull(strstr(err, "not on the curve P-256"));
 	ck_assert_int_eq(jwt_keyset_add_pem(k, "", pem1, strlen(pem1), true, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "is not 1-128 printable"));
+	/* An encrypted key is refused without asking for a pass phrase. */
+	{
+		BIO *b = BIO_new(BIO_s_mem());
+		char *p;
+		long n;
+
+		ck_assert(PEM_write_bio_PKCS8PrivateKey(b, key1, EVP_aes_128_cbc(), NULL, 0, NULL,
+		    (void *)"secret-pass") == 1);
+		n = BIO_get_mem_data(b, &p);
+		ck_assert_int_eq(jwt_keyset_add_pem(k, KID2, p, (size_t)n, true, err, sizeof(err)),
+		    -1);
+		ck_assert_ptr_nonnull(strstr(err, "not a PEM private key"));
+		BIO_free(b);
+	}
 	EVP_PKEY_free(p384);
 	jwt_keyset_free(k);
 }

@@ -20,6 +20,7 @@
 	X(mux) \
 	X(policy) \
 	X(resolver) \
+	X(signkeys) \
 	X(sdnotify) \
 	X(state) \
 	X(tls) \
