@@ -130,14 +130,14 @@ st=$(req l2 -c "$JAR" -b "$JAR" -d email=alice@example.com -d password=wrongwron
 t_check "wrong password: 401, the form again, never which" \
 	eval '[ "$st" = 401 ] && grep -q "Wrong email, password or code" "$T_DIR/l2.b"'
 t_check "wrong password: audited" zn_audit '"event":"login"' '"decision":"deny"' \
-	'"identity":"user:alice@example.com"' '"from":"127.0.0.1'
+	'"identity":"email:alice@example.com"' '"from":"127.0.0.1'
 st=$(req l3 -c "$JAR" -b "$JAR" -d email=ALICE@example.com --data-urlencode "password@$PW" \
     -d "csrf=$CSRF" -d next=/device "$U/login")
 t_check "sign-in: 303 to next" eval '[ "$st" = 303 ] && hdr l3 Location /device'
 t_check "sign-in: __Host-zt_session HttpOnly; Secure; SameSite=Lax; Path=/" \
 	hdr l3 Set-Cookie '__Host-zt_session=[A-Za-z0-9_-]\{43\}; Max-Age=86400; HttpOnly; Secure; SameSite=Lax; Path=/'
 t_check "sign-in: audited" zn_audit '"event":"login"' '"decision":"allow"' \
-	'"identity":"user:alice@example.com"'
+	'"identity":"email:alice@example.com"'
 
 # Approve: the page shows the code; wrong CSRF 403; approve; poll hands the token out once.
 lower=$(echo "$UC" | tr 'A-Z' 'a-z' | tr -d -)
@@ -151,7 +151,7 @@ sleep 10	# the interval is 10 s since slow_down
 st=$(req d3 -b "$JAR" -d "user_code=$UC" -d action=approve -d "csrf=$SCSRF" "$U/device")
 t_check "approve: 200" test "$st" = 200
 t_check "approval audited" zn_audit '"event":"device"' '"decision":"allow"' \
-	'"identity":"user:alice@example.com"'
+	'"identity":"email:alice@example.com"'
 st=$(req p5 -d "$POLL&device_code=$DC" "$U/oauth/token")
 TOKEN=$(json p5 access_token)
 t_check "poll after approval: 200, Bearer, expires_in 86400" \
