@@ -14,6 +14,8 @@ rank() {
 	edgeconf|tunnelconf) echo 2 ;;
 	metrics|sdnotify) echo 1 ;;
 	httpd) echo 2 ;;
+	httpc) echo 2 ;;
+	loginfile) echo 1 ;;
 	health) echo 3 ;;
 	dnscache) echo 3 ;;
 	resolver) echo 4 ;;

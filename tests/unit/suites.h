@@ -11,10 +11,12 @@
 	X(dnscache) \
 	X(dnsconf) \
 	X(ev) \
+	X(httpc) \
 	X(httpd) \
 	X(ifaddr) \
 	X(ingress) \
 	X(log) \
+	X(loginfile) \
 	X(metrics) \
 	X(mux) \
 	X(policy) \
