@@ -22,6 +22,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <jansson.h>
 
 #include "common/httpc.h"
 #include "common/ev.h"
@@ -30,6 +31,18 @@
 #include "common/util.h"
 
 /* --- URLs and forms -------------------------------------------------------------------- */
+
+static int
+httpc_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (err != NULL && errlen > 0)
+		vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
 
 static bool
 httpc_name_char(int c)
@@ -138,6 +151,29 @@ httpc_url_parse(const char *url, struct httpc_url *u, char *err, size_t errlen)
 	return 0;
 }
 
+int
+httpc_edge_key(const char *edge, uint16_t default_port, char *key, size_t keylen, char *err,
+    size_t errlen)
+{
+	struct httpc_url u;
+	struct util_hostport hp;
+
+	if (strncasecmp(edge, "https://", 8) == 0) {
+		if (httpc_url_parse(edge, &u, err, errlen) == -1)
+			return -1;
+		if (!util_strlcpy(key, u.key, keylen))
+			return httpc_fail(err, errlen, "it is too long");
+		return 0;
+	}
+	if (util_parse_hostport(edge, default_port, &hp, err, errlen) == -1)
+		return -1;
+	for (char *q = hp.host; *q != '\0'; q++)
+		*q = (char)tolower((unsigned char)*q);
+	if (!httpc_hostport_key(hp.host, hp.port, key, keylen))
+		return httpc_fail(err, errlen, "it is too long");
+	return 0;
+}
+
 /* Appends s percent-encoded at buf + *pos; false when it does not fit. */
 static bool
 httpc_encode(char *buf, size_t len, size_t *pos, const char *s)
@@ -181,18 +217,6 @@ httpc_form_add(char *buf, size_t len, const char *name, const char *value)
 }
 
 /* --- the response parser --------------------------------------------------------------- */
-
-static int
-httpc_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (err != NULL && errlen > 0)
-		vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* RFC 9110 5.6.2 tchar. */
 static bool
@@ -347,6 +371,27 @@ httpc_parse(const char *buf, size_t len, bool eof, struct httpc_response *resp, 
 		return 0;
 	resp->body_len = len - head;
 	return 1;
+}
+
+bool
+httpc_oauth_error(const struct httpc_response *resp, char *code, size_t codelen, char *desc,
+    size_t desclen)
+{
+	json_t *root, *v;
+	bool ok = false;
+
+	code[0] = desc[0] = '\0';
+	if (resp->body == NULL || (root = json_loadb(resp->body, resp->body_len,
+	    JSON_REJECT_DUPLICATES, NULL)) == NULL)
+		return false;
+	if (json_is_object(root) && json_is_string(v = json_object_get(root, "error"))) {
+		util_quote(json_string_value(v), code, codelen);
+		if (json_is_string(v = json_object_get(root, "error_description")))
+			util_quote(json_string_value(v), desc, desclen);
+		ok = true;
+	}
+	json_decref(root);
+	return ok;
 }
 
 void

@@ -29,6 +29,11 @@ int		 httpc_url_parse(const char *url, struct httpc_url *u, char *err, size_t er
 /* The key of host and port: "host:port", "[v6]:port" for an IPv6 address. */
 bool		 httpc_hostport_key(const char *host, uint16_t port, char *buf, size_t len);
 
+/* The login file's key of an edge given as an https:// URL (port 443 by default) or as
+ * HOST:PORT (default_port when absent), host names lower-cased; -1 with the reason in err. */
+int		 httpc_edge_key(const char *edge, uint16_t default_port, char *key, size_t keylen,
+		    char *err, size_t errlen);
+
 struct httpc_request {
 	const char	*host;		/* where to connect: a name or numeric address */
 	uint16_t	 port;
@@ -64,6 +69,12 @@ bool		 httpc_form_add(char *buf, size_t len, const char *name, const char *value
 int		 httpc_do(struct event_base *base, const struct httpc_request *req,
 		    struct httpc_response *resp, char *err, size_t errlen);
 void		 httpc_response_free(struct httpc_response *resp);
+
+/* An OAuth error answer (RFC 6749 5.2: {"error": CODE, "error_description": TEXT}) into code
+ * and desc, each reduced to printable ASCII for a terminal ("" when absent); false when the
+ * body is not such a JSON object. */
+bool		 httpc_oauth_error(const struct httpc_response *resp, char *code, size_t codelen,
+		    char *desc, size_t desclen);
 
 /* Parses what has arrived of a response (buf, len), eof when the server has closed. Returns
  * 1 when the response is complete (resp->status, content_type, head_len and body_len set; the

@@ -363,6 +363,25 @@ out:
 	return ret;
 }
 
+int
+loginfile_find(const char *key, struct loginfile_rec *rec, char *err, size_t errlen)
+{
+	struct loginfile_rec *recs;
+	size_t n;
+
+	if (key != NULL)
+		return loginfile_get(key, rec, err, errlen);
+	if (loginfile_list(&recs, &n, err, errlen) == -1)
+		return -1;
+	if (n == 1)
+		*rec = recs[0];
+	else if (n > 1)
+		loginfile_fail(err, errlen, "logged in to %zu edges: name one (zt login --status "
+		    "lists them)", n);
+	loginfile_list_free(recs, n);
+	return n == 1 ? 1 : n == 0 ? 0 : -1;
+}
+
 void
 loginfile_list_free(struct loginfile_rec *recs, size_t n)
 {

@@ -36,6 +36,10 @@ int		 loginfile_get(const char *key, struct loginfile_rec *rec, char *err, size_
 int		 loginfile_put(const struct loginfile_rec *rec, char *err, size_t errlen);
 /* Removes the login of key: 1 removed, 0 there was none, -1 error. */
 int		 loginfile_del(const char *key, char *err, size_t errlen);
+/* The login of key, or when key is NULL the only login there is: 1 found, 0 none, -1 error
+ * (also when key is NULL and there are several: err asks to name the edge). */
+int		 loginfile_find(const char *key, struct loginfile_rec *rec, char *err,
+		    size_t errlen);
 /* Every login, sorted by key, into a malloc'd array (*n of them; free it with
  * loginfile_list_free). 0, or -1 with the reason. */
 int		 loginfile_list(struct loginfile_rec **recs, size_t *n, char *err, size_t errlen);
