@@ -26,12 +26,17 @@
 #include "common/edgeconf.h"
 #include "common/ev.h"
 #include "common/health.h"
+#include "common/jwt.h"
 #include "common/log.h"
+#include "applets/edge-cmds.h"
 #include "common/metrics.h"
 #include "common/mux.h"
 #include "common/policy.h"
+#include "common/revoked.h"
+#include "common/signkeys.h"
 #include "common/state.h"
 #include "common/tls.h"
+#include "common/users.h"
 #include "common/util.h"
 
 static const char usage[] =
@@ -39,6 +44,8 @@ static const char usage[] =
 "       zt edge serve [-c FILE] [--log-format=text|json] [--log-level=LEVEL]\n"
 "       zt edge check [-c FILE]\n"
 "       zt edge ready --metrics ADDR\n"
+"       zt edge rotate-keys [-c FILE]\n"
+"       zt edge keys [-c FILE]\n"
 "\n"
 "The edge is the one public endpoint of a zt network: connectors (zt tunnel run) and\n"
 "clients (zt access) dial it over TLS 1.3, it authenticates them, applies each app's\n"
@@ -49,6 +56,8 @@ static const char usage[] =
 "  serve        run the edge (SIGHUP reloads edge.ini and the state directory)\n"
 "  check        validate edge.ini and print the effective configuration\n"
 "  ready        exit 0 when the edge serving --metrics ADDR is ready (for probes)\n"
+"  rotate-keys  make a new token signing key; the previous one stays published 24 h\n"
+"  keys         list the token signing keys (kid, created, retired, expires, current)\n"
 "\n"
 "  -c, --config FILE   edge.ini (default /etc/zt/edge.ini, or $ZT_EDGE_CONFIG)\n"
 "  --metrics ADDR      serve /metrics, /ready and /healthz on ADDR (PORT means\n"
@@ -58,6 +67,9 @@ static const char usage[] =
 #define EDGE_REFRESH_MS		250	/* the state directory is re-read this often */
 #define EDGE_DRAIN_MS		10000	/* SIGTERM: sessions get this long to finish */
 #define EDGE_BACKLOG		512
+#define EDGE_APPTOKEN_LIFE	300	/* s: an app token attached to a stream */
+#define EDGE_APPTOKEN_REUSE	60	/* s: a cached one is reused while it has more left */
+#define EDGE_APPTOKEN_CACHE	8	/* apps per session with a cached token */
 
 enum peer_state {
 	PEER_HELLO = 0,		/* TLS handshake and HELLO pending */
@@ -66,6 +78,13 @@ enum peer_state {
 };
 
 struct edge;
+
+/* An app token signed for one session and app, reused while it has time left. */
+struct apptoken {
+	char		 app[MUX_MAX_HOSTNAME + 1];
+	char		 token[JWT_MAX + 1];
+	int64_t		 exp;
+};
 
 /* One TLS connection: a client or a connector. */
 struct peer {
@@ -82,6 +101,12 @@ struct peer {
 	size_t		 streams;	/* streams in progress on our side */
 	time_t		 idle_since;	/* a client with no stream: since when */
 	bool		 hello;		/* its HELLO came: the decision is audited */
+	/* a person (HELLO USER_TOKEN): the login token, rechecked as DIR changes */
+	bool		 person;
+	char		*login;		/* the login token (wiped when freed) */
+	struct jwt_claims *claims;	/* its claims when it was verified */
+	struct apptoken	*apptok;	/* EDGE_APPTOKEN_CACHE entries, or NULL */
+	size_t		 napptok;
 };
 
 /* A client stream on its way to a connector, then joined to it. */
@@ -98,6 +123,13 @@ struct edge {
 	char		*config_path;
 	struct edgeconf	*conf;
 	struct state	*state;
+	struct users	*users;
+	struct revoked	*revoked;
+	struct jwt_keyset *keys;	/* signing keys (DIR/keys): the current one signs */
+	char		*jwks;		/* their public JWKS, as KEYS sends it */
+	uint64_t	 keys_stamp;
+	time_t		 keys_next;	/* reload then even without a change: an expiry */
+	struct jwt_claims scratch;	/* claims of the token being signed */
 	struct tls_ctx	*tls;
 	struct ev_listener **listeners;
 	size_t		 nlisteners;
@@ -158,6 +190,11 @@ audit(struct edge *e, const char *event, bool allow, const struct peer *p, const
 		audit_field(buf, sizeof(buf), &pos, "role", p->state == PEER_CONNECTOR ?
 		    "connector" : p->state == PEER_CLIENT ? "client" : NULL);
 		audit_field(buf, sizeof(buf), &pos, "id", p->auth.id);
+		if (p->person && p->claims != NULL) {
+			audit_field(buf, sizeof(buf), &pos, "email", p->claims->email);
+			audit_field(buf, sizeof(buf), &pos, "login", p->claims->jti);
+		} else if (p->state == PEER_CLIENT)
+			audit_field(buf, sizeof(buf), &pos, "token", p->auth.name);
 		audit_field(buf, sizeof(buf), &pos, "secret_fingerprint", p->auth.fingerprint);
 		audit_field(buf, sizeof(buf), &pos, "tunnel", p->tunnel);
 		audit_field(buf, sizeof(buf), &pos, "from", p->addr);
@@ -178,7 +215,9 @@ audit(struct edge *e, const char *event, bool allow, const struct peer *p, const
 static const char *
 peer_identity(const struct peer *p, char *buf, size_t len)
 {
-	if (p->state == PEER_CONNECTOR || p->tunnel[0] != '\0')
+	if (p->person && p->claims != NULL)
+		snprintf(buf, len, "email:%.240s", p->claims->email);
+	else if (p->state == PEER_CONNECTOR || p->tunnel[0] != '\0')
 		snprintf(buf, len, "tunnel:%s", p->tunnel);
 	else if (p->auth.name[0] != '\0')
 		snprintf(buf, len, "token:%s", p->auth.name);
@@ -198,6 +237,12 @@ peer_free(struct peer *p)
 	e->npeers--;
 	mux_session_free(p->s);
 	util_cleanse(&p->auth, sizeof(p->auth));
+	if (p->login != NULL) {
+		util_cleanse(p->login, strlen(p->login));
+		free(p->login);
+	}
+	free(p->claims);
+	free(p->apptok);
 	free(p);
 	if (e->stopping && e->npeers == 0)
 		event_base_loopbreak(e->base);
@@ -270,6 +315,116 @@ peer_limits(const struct edge *e, struct mux_limits *lim, uint32_t max_streams)
 	lim->hello_timeout_ms = e->conf->handshake_timeout_ms;
 }
 
+/* Checks a login token (HELLO USER_TOKEN) now: signed by one of our keys for us (aud = iss =
+ * the issuer), not expired, a person's, not revoked, the user still there. Returns MUX_OK or
+ * the refusal code, with what the client is told in reason and the detail for the audit log
+ * in detail. c gets the claims (meaningful when the signature held: c->email set). */
+static uint16_t
+login_check(struct edge *e, const char *token, time_t now, struct jwt_claims *c, char *reason,
+    size_t rlen, char *detail, size_t dlen)
+{
+	char err[JWT_ERR_MAX];
+	const char *iss = e->conf->issuer;
+
+	memset(c, 0, sizeof(*c));
+	if (jwt_verify(e->keys, token, iss, iss, (int64_t)now, c, err, sizeof(err)) == -1) {
+		bool expired = strncmp(err, "token expired", 13) == 0;
+
+		memset(c, 0, sizeof(*c));
+		snprintf(detail, dlen, "login token: %s", err);
+		snprintf(reason, rlen, "%s (%.120s): run zt login %s", expired ?
+		    "the login has expired" : "the login token is not valid", err, iss);
+		return expired ? MUX_AUTH_EXPIRED : MUX_AUTH_FAILED;
+	}
+	if (strcmp(c->type, "user") != 0 || c->email[0] == '\0') {
+		memset(c, 0, sizeof(*c));
+		snprintf(detail, dlen, "login token: not a person's (type %s)", c->type);
+		snprintf(reason, rlen, "not a login token: run zt login %s", iss);
+		return MUX_AUTH_FAILED;
+	}
+	if (revoked_has(e->revoked, c->jti)) {
+		snprintf(detail, dlen, "login %s was revoked", c->jti);
+		snprintf(reason, rlen, "this login was revoked (zt logout): run zt login %s", iss);
+		return MUX_AUTH_REVOKED;
+	}
+	if (!users_get(e->users, c->email, NULL)) {
+		snprintf(detail, dlen, "user %.200s does not exist (any more)", c->email);
+		snprintf(reason, rlen, "the user %.200s does not exist on this edge (any more)",
+		    c->email);
+		return MUX_AUTH_REVOKED;
+	}
+	snprintf(detail, dlen, "login token verified (login %s)", c->jti);
+	return MUX_OK;
+}
+
+/* Forgets every cached app token (the keys or the people's groups changed). */
+static void
+apptokens_drop(struct edge *e)
+{
+	struct peer *p;
+
+	TAILQ_FOREACH(p, &e->peers, entry)
+		p->napptok = 0;
+}
+
+/* The app token for a stream of p to app (doc/identity.md): aud the app's hostname, 5 minutes,
+ * the person (with u's current groups) or the service token. One is signed per session and
+ * app and reused while it has more than a minute left: an ECDSA signature per stream costs.
+ * NULL after logging when it cannot be signed. */
+static const char *
+app_token(struct edge *e, struct peer *p, const char *app, const struct user_info *u)
+{
+	struct jwt_claims *c = &e->scratch;
+	struct apptoken *t = NULL;
+	int64_t now = (int64_t)time(NULL);
+
+	for (size_t i = 0; i < p->napptok; i++)
+		if (strcmp(p->apptok[i].app, app) == 0) {
+			if (p->apptok[i].exp - now > EDGE_APPTOKEN_REUSE)
+				return p->apptok[i].token;
+			t = &p->apptok[i];
+			break;
+		}
+	if (t == NULL) {
+		if (p->apptok == NULL)
+			p->apptok = xcalloc(EDGE_APPTOKEN_CACHE, sizeof(*p->apptok));
+		if (p->napptok < EDGE_APPTOKEN_CACHE)
+			t = &p->apptok[p->napptok++];
+		else {
+			t = &p->apptok[0];
+			for (size_t i = 1; i < p->napptok; i++)
+				if (p->apptok[i].exp < t->exp)
+					t = &p->apptok[i];
+		}
+	}
+	memset(c, 0, sizeof(*c));
+	util_strlcpy(c->iss, e->conf->issuer, sizeof(c->iss));
+	util_strlcpy(c->aud, app, sizeof(c->aud));
+	if (p->person) {
+		util_strlcpy(c->type, "user", sizeof(c->type));
+		util_strlcpy(c->sub, u->email, sizeof(c->sub));
+		util_strlcpy(c->email, u->email, sizeof(c->email));
+		for (size_t i = 0; i < u->ngroups && i < JWT_MAX_GROUPS; i++)
+			util_strlcpy(c->groups[c->ngroups++], u->groups[i], sizeof(c->groups[0]));
+		c->auth_time = p->claims->auth_time;
+	} else {
+		util_strlcpy(c->type, "service", sizeof(c->type));
+		util_strlcpy(c->sub, p->auth.id, sizeof(c->sub));
+		util_strlcpy(c->name, p->auth.name, sizeof(c->name));
+	}
+	c->iat = c->nbf = now;
+	c->exp = now + EDGE_APPTOKEN_LIFE;
+	jwt_random_id(c->jti);
+	t->app[0] = '\0';
+	if (jwt_sign(e->keys, c, t->token, sizeof(t->token)) == -1) {
+		log_errorx("cannot sign an app token for %s", app);
+		return NULL;
+	}
+	util_strlcpy(t->app, app, sizeof(t->app));
+	t->exp = c->exp;
+	return t->token;
+}
+
 /* HELLO: authenticates the peer and, for a connector, checks what it announces. */
 static void
 peer_hello(struct mux_session *s, const struct mux_hello *h, void *arg)
@@ -338,13 +493,37 @@ peer_hello(struct mux_session *s, const struct mux_hello *h, void *arg)
 		    "tunnel secret verified", MUX_OK);
 		log_info("tunnel %s: connection from %s registered (connector %s)", p->tunnel,
 		    p->addr, p->connector_id[0] != '\0' ? p->connector_id : "?");
+	} else if (h->role == MUX_ROLE_CLIENT && h->user_token[0] != '\0') {
+		char reason[MUX_MAX_REASON], detail[JWT_ERR_MAX + 64];
+		uint16_t code;
+
+		p->claims = xcalloc(1, sizeof(*p->claims));
+		code = login_check(e, h->user_token, now, p->claims, reason, sizeof(reason), detail,
+		    sizeof(detail));
+		if (code != MUX_OK) {
+			char id[JWT_EMAIL_MAX + 8];
+
+			snprintf(id, sizeof(id), "email:%s", p->claims->email);
+			audit(e, "session", false, p, NULL, p->claims->email[0] != '\0' ? id : NULL,
+			    detail, code);
+			mux_close(s, code, reason);
+			return;
+		}
+		p->person = true;
+		p->login = xstrdup(h->user_token);
+		/* At expiry (with the verifier's leeway) the session is cut. */
+		p->auth.deadline = (time_t)(p->claims->exp + JWT_LEEWAY + 1);
+		w.max_streams = e->conf->max_streams_client;
+		p->state = PEER_CLIENT;
+		mux_session_set_counters(s, &e->bytes[1]);
+		audit(e, "session", true, p, NULL, peer_identity(p, who, sizeof(who)), detail,
+		    MUX_OK);
 	} else if (h->role == MUX_ROLE_CLIENT) {
 		if (h->token_id[0] == '\0' || !h->has_token_secret) {
 			audit(e, "session", false, p, NULL, NULL, "no service token",
 			    MUX_AUTH_FAILED);
-			mux_close(s, MUX_AUTH_FAILED, h->user_token[0] != '\0' ?
-			    "user logins are not supported by this edge yet" :
-			    "a client must send a service token id and secret");
+			mux_close(s, MUX_AUTH_FAILED,
+			    "a client must send a service token id and secret, or a login token");
 			return;
 		}
 		util_hex_encode(h->token_secret, sizeof(h->token_secret), secret, sizeof(secret));
@@ -373,16 +552,43 @@ peer_hello(struct mux_session *s, const struct mux_hello *h, void *arg)
 	p->idle_since = now;
 	if (mux_session_set_limits(s, &lim) == -1 || mux_welcome(s, &w) == -1)
 		mux_close(s, MUX_INTERNAL, "cannot send WELCOME");
+	else if (p->state == PEER_CONNECTOR && e->jwks != NULL &&
+	    mux_send_keys(s, e->jwks, strlen(e->jwks)) == -1)
+		mux_close(s, MUX_INTERNAL, "cannot send KEYS");
 }
 
-/* Decides whether client peer p may reach hostname: the app, its policy. Returns MUX_OK or the
- * refusal code, with the reason in reason (for the audit log and the client). */
+/* Formats a number of seconds as "1d2h", "1h30m", "10m" or "42s" (zero parts left out). */
+static void
+format_age(int64_t s, char *buf, size_t len)
+{
+	static const struct { int64_t n; char unit; } units[] = {
+		{ 86400, 'd' }, { 3600, 'h' }, { 60, 'm' }, { 1, 's' },
+	};
+	size_t pos = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < nitems(units) && pos + 24 < len; i++)
+		if (s >= units[i].n) {
+			pos += (size_t)snprintf(buf + pos, len - pos, "%lld%c",
+			    (long long)(s / units[i].n), units[i].unit);
+			s %= units[i].n;
+		}
+	if (pos == 0)
+		util_strlcpy(buf, "0s", len);
+}
+
+/* Decides whether client peer p may reach hostname: the app, its policy (a person with the
+ * groups DIR/users gives now, filled into u), the app's session_duration. Returns MUX_OK or
+ * the refusal code, with the reason in reason (for the audit log and the client). */
 static uint16_t
 decide(struct edge *e, struct peer *p, const char *hostname, const struct edgeconf_app **appp,
-    char *reason, size_t len)
+    struct user_info *u, char *reason, size_t len)
 {
 	const struct edgeconf_app *app = edgeconf_app(e->conf, hostname);
+	const char *groups[USERS_GROUPS_MAX];
 	struct policy_identity id;
+	int64_t now = (int64_t)time(NULL), since;
+	char age[32], limit[32];
 
 	*appp = app;
 	if (app == NULL) {
@@ -390,12 +596,38 @@ decide(struct edge *e, struct peer *p, const char *hostname, const struct edgeco
 		return MUX_NO_SUCH_APP;
 	}
 	memset(&id, 0, sizeof(id));
-	id.kind = POLICY_WHO_TOKEN;
-	id.token_name = p->auth.name;
-	id.token_id = p->auth.id;
 	id.addr = (const struct sockaddr *)&p->ss;
+	if (p->person) {
+		if (!users_get(e->users, p->claims->email, u)) {
+			snprintf(reason, len, "the user %.200s does not exist on this edge (any more)",
+			    p->claims->email);
+			return MUX_AUTH_REVOKED;
+		}
+		id.kind = POLICY_WHO_PERSON;
+		id.email = u->email;
+		for (size_t i = 0; i < u->ngroups; i++)
+			groups[i] = u->groups[i];
+		id.groups = groups;
+		id.ngroups = u->ngroups;
+	} else {
+		id.kind = POLICY_WHO_TOKEN;
+		id.token_name = p->auth.name;
+		id.token_id = p->auth.id;
+	}
 	if (policy_eval(app->policy, &id, reason, len) != POLICY_ALLOW)
 		return MUX_NOT_ALLOWED;
+	if (p->person) {
+		/* App session lifetimes count from the sign-in on the login page. */
+		since = p->claims->auth_time != 0 ? p->claims->auth_time : p->claims->iat;
+		if (now - since > (int64_t)app->session_duration_s) {
+			format_age(now - since, age, sizeof(age));
+			format_age(app->session_duration_s, limit, sizeof(limit));
+			snprintf(reason, len, "signed in %s ago; app %s asks for a sign-in within "
+			    "%s: sign in again: zt login %s", age, app->hostname, limit,
+			    e->conf->issuer);
+			return MUX_AUTH_EXPIRED;
+		}
+	}
 	return MUX_OK;
 }
 
@@ -412,14 +644,15 @@ peer_check(struct mux_session *s, uint32_t id, const char *hostname, void *arg)
 {
 	struct peer *p = arg;
 	const struct edgeconf_app *app;
-	char reason[POLICY_REASON_MAX], who[128];
+	char reason[POLICY_REASON_MAX], who[MUX_MAX_IDENTITY + 1];
+	struct user_info u;
 	uint16_t code;
 
 	if (p->state != PEER_CLIENT) {
 		mux_check_reply(s, id, MUX_PROTOCOL_ERROR, "only clients may ask");
 		return;
 	}
-	code = decide(p->e, p, hostname, &app, reason, sizeof(reason));
+	code = decide(p->e, p, hostname, &app, &u, reason, sizeof(reason));
 	audit(p->e, "check", code == MUX_OK, p, hostname, peer_identity(p, who, sizeof(who)),
 	    reason, code);
 	mux_check_reply(s, id, code, client_reason(code, reason));
@@ -522,8 +755,10 @@ peer_open(struct mux_session *s, struct mux_stream *st, const char *hostname,
 	struct peer *p = arg, *cp;
 	struct edge *e = p->e;
 	const struct edgeconf_app *app;
-	char reason[POLICY_REASON_MAX], who[128];
-	struct mux_meta m;
+	char reason[POLICY_REASON_MAX], who[MUX_MAX_IDENTITY + 1];
+	static struct mux_meta m;
+	struct user_info u;
+	const char *token;
 	struct join *j;
 	uint16_t code;
 
@@ -537,7 +772,7 @@ peer_open(struct mux_session *s, struct mux_stream *st, const char *hostname,
 		return;
 	}
 	peer_identity(p, who, sizeof(who));
-	if ((code = decide(e, p, hostname, &app, reason, sizeof(reason))) != MUX_OK) {
+	if ((code = decide(e, p, hostname, &app, &u, reason, sizeof(reason))) != MUX_OK) {
 		audit(e, "stream", false, p, hostname, who, reason, code);
 		mux_stream_reset(st, code, client_reason(code, reason));
 		count_stream(e, code);
@@ -549,6 +784,13 @@ peer_open(struct mux_session *s, struct mux_stream *st, const char *hostname,
 		audit(e, "stream", false, p, hostname, who, reason, MUX_TUNNEL_DOWN);
 		mux_stream_reset(st, MUX_TUNNEL_DOWN, reason);
 		count_stream(e, MUX_TUNNEL_DOWN);
+		return;
+	}
+	if ((token = app_token(e, p, app->hostname, &u)) == NULL) {
+		audit(e, "stream", false, p, hostname, who, "cannot sign the app token",
+		    MUX_INTERNAL);
+		mux_stream_reset(st, MUX_INTERNAL, "the edge cannot sign an app token");
+		count_stream(e, MUX_INTERNAL);
 		return;
 	}
 	audit(e, "stream", true, p, hostname, who, reason, MUX_OK);
@@ -563,6 +805,7 @@ peer_open(struct mux_session *s, struct mux_stream *st, const char *hostname,
 	memset(&m, 0, sizeof(m));
 	util_strlcpy(m.identity, who, sizeof(m.identity));
 	util_strlcpy(m.client_addr, p->addr, sizeof(m.client_addr));
+	util_strlcpy(m.token, token, sizeof(m.token));
 	mux_stream_set_cbs(st, &client_wait_cbs, j);
 	if ((j->origin = mux_stream_open(cp->s, app->hostname, &m, &origin_cbs, j)) == NULL) {
 		snprintf(reason, sizeof(reason), "app %s: tunnel %s cannot take a stream now",
@@ -652,6 +895,23 @@ edge_accept(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 
 /* --- state, reload, stop -------------------------------------------------------------- */
 
+/* A person's session after DIR changed or at the login's expiry: the login token again (keys,
+ * expiry), its revocation, the user. Closes the session when any fails. */
+static void
+recheck_person(struct edge *e, struct peer *p, time_t now)
+{
+	struct jwt_claims *c = xcalloc(1, sizeof(*c));
+	char reason[MUX_MAX_REASON], detail[JWT_ERR_MAX + 64], who[128];
+	uint16_t code;
+
+	code = login_check(e, p->login, now, c, reason, sizeof(reason), detail, sizeof(detail));
+	free(c);
+	if (code == MUX_OK)
+		return;
+	audit(e, "revoke", false, p, NULL, peer_identity(p, who, sizeof(who)), detail, code);
+	mux_close(p->s, code, reason);
+}
+
 /* Re-checks every admitted session after the state directory changed or a deadline passed:
  * revoked, expired, deleted or rotated-out credentials close their sessions at once. */
 static void
@@ -670,6 +930,10 @@ recheck_sessions(struct edge *e, bool changed)
 		if (p->state == PEER_HELLO || (!changed && (p->auth.deadline == 0 ||
 		    now < p->auth.deadline)))
 			continue;
+		if (p->person) {
+			recheck_person(e, p, now);
+			continue;
+		}
 		v = p->state == PEER_CLIENT ? state_token_recheck(e->state, &p->auth, now) :
 		    state_tunnel_recheck(e->state, &p->auth, now);
 		if (v == STATE_OK)
@@ -731,13 +995,64 @@ close_drained(struct edge *e)
 	}
 }
 
+/* (Re)loads the signing keys when DIR/keys changed or one expires; a new published set goes to
+ * every connector (KEYS) before its key signs anything. 1 when the keys changed, 0 when not,
+ * -1 after logging (the keys in force stay). */
+static int
+keys_refresh(struct edge *e, time_t now, bool force)
+{
+	const char *dir = e->conf->state_dir;
+	uint64_t stamp = signkeys_stamp(dir);
+	struct jwt_keyset *ks;
+	char err[JWT_ERR_MAX], *jwks;
+	struct peer *p;
+
+	if (!force && e->keys != NULL && stamp == e->keys_stamp &&
+	    (e->keys_next == 0 || now < e->keys_next))
+		return 0;
+	e->keys_stamp = stamp;
+	e->keys_next = signkeys_next_change(dir, now);
+	if ((ks = signkeys_load(dir, now, err, sizeof(err))) == NULL) {
+		log_errorx("token signing keys: %s%s", err, e->keys != NULL ?
+		    ": keeping the keys in force" : "");
+		return -1;
+	}
+	if ((jwks = jwt_keyset_to_jwks(ks)) == NULL || strlen(jwks) > MUX_MAX_KEYS) {
+		log_errorx("token signing keys: the JWKS of %zu keys does not fit KEYS (%d bytes)",
+		    jwt_keyset_count(ks), MUX_MAX_KEYS);
+		free(jwks);
+		jwt_keyset_free(ks);
+		return -1;
+	}
+	jwt_keyset_free(e->keys);
+	e->keys = ks;
+	if (e->jwks != NULL && strcmp(e->jwks, jwks) == 0) {
+		free(jwks);
+		return 1;
+	}
+	free(e->jwks);
+	e->jwks = jwks;
+	log_info("token signing keys: %zu published, %s signs", jwt_keyset_count(ks),
+	    jwt_keyset_kid(ks, 0));
+	TAILQ_FOREACH(p, &e->peers, entry)
+		if (p->state == PEER_CONNECTOR && mux_session_established(p->s))
+			(void)mux_send_keys(p->s, e->jwks, strlen(e->jwks));
+	return 1;
+}
+
 static void
 refresh_state(void *arg)
 {
 	struct edge *e = arg;
+	time_t now = time(NULL);
 	int changed = state_refresh(e->state);
+	int users = users_refresh(e->users), revoked = revoked_refresh(e->revoked, now);
+	int keys = keys_refresh(e, now, false);
 
-	recheck_sessions(e, changed == 1);
+	/* Cached app tokens carry groups and a key: new ones are signed after a change. */
+	if (users == 1 || keys == 1)
+		apptokens_drop(e);
+	recheck_sessions(e, changed == 1 || users == 1 || revoked == 1 || keys == 1);
 	close_idle(e);
 	close_drained(e);
 }
@@ -1000,7 +1315,12 @@ serve(const char *path, const char *metrics_addr)
 	e->config_path = xstrdup(path);
 	if ((e->conf = edgeconf_load(path)) == NULL)
 		goto out;
-	if ((e->state = state_open(e->conf->state_dir)) == NULL)
+	if ((e->state = state_open(e->conf->state_dir)) == NULL ||
+	    (e->users = users_open(e->conf->state_dir)) == NULL ||
+	    (e->revoked = revoked_open(e->conf->state_dir)) == NULL)
+		goto out;
+	/* A state directory from before people had logins gets its first signing key. */
+	if (signkeys_init(e->conf->state_dir) == -1 || keys_refresh(e, time(NULL), true) == -1)
 		goto out;
 	memset(&topts, 0, sizeof(topts));
 	topts.cert_file = e->conf->cert_file;
@@ -1043,6 +1363,10 @@ out:
 		fclose(e->audit);
 	tls_ctx_free(e->tls);
 	state_free(e->state);
+	users_free(e->users);
+	revoked_free(e->revoked);
+	jwt_keyset_free(e->keys);
+	free(e->jwks);
 	edgeconf_free(e->conf);
 	if (e->base != NULL)
 		ev_base_free(e->base);
@@ -1077,7 +1401,7 @@ init(const char *dir, char **names, size_t nnames, const char *listen, int days)
 	snprintf(cn, sizeof(cn), "zt edge CA for %s", names[0]);
 	if (tls_ca_generate(ca_crt, ca_key, cn, 3650) == -1 ||
 	    tls_leaf_generate(ca_crt, ca_key, (const char *const *)names, nnames, true, days, crt,
-	    key) == -1 || state_init(state) == -1 ||
+	    key) == -1 || state_init(state) == -1 || signkeys_init(state) == -1 ||
 	    edgeconf_write_template(ini, names[0], listen) == -1 ||
 	    tls_spki_pin_file(ca_crt, pin, sizeof(pin)) == -1)
 		goto out;
@@ -1179,6 +1503,10 @@ edge_main(int argc, char **argv)
 		ret = serve(config_path(config), metrics_addr);
 	} else if (strcmp(cmd, "ready") == 0 && optind == argc && metrics_addr != NULL) {
 		ret = health_probe("zt edge ready", metrics_addr);
+	} else if (strcmp(cmd, "rotate-keys") == 0 && optind == argc) {
+		ret = edge_keys_cmd(config_path(config), true);
+	} else if (strcmp(cmd, "keys") == 0 && optind == argc) {
+		ret = edge_keys_cmd(config_path(config), false);
 	} else if (strcmp(cmd, "check") == 0 && optind == argc) {
 		struct edgeconf *c = edgeconf_load(config_path(config));
 		if (c == NULL) {

@@ -33,6 +33,7 @@
 #include "common/ev.h"
 #include "common/health.h"
 #include "common/ingress.h"
+#include "common/jwt.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/mux.h"
@@ -43,7 +44,8 @@
 
 static const char usage[] =
 "usage: zt tunnel run [--token TOKEN | --token-file FILE] [-c FILE]\n"
-"                     [--hostname HOST --url SERVICE] [--ha-connections N]\n"
+"                     [--hostname HOST --url SERVICE [--verify-token]]\n"
+"                     [--token-issuer URL] [--token-keys FILE] [--ha-connections N]\n"
 "                     [--grace-period DURATION] [--edge HOST:PORT] [--status-file FILE]\n"
 "                     [--metrics ADDR]\n"
 "       zt tunnel ready [--status-file FILE | -c FILE | --metrics ADDR]\n"
@@ -65,6 +67,9 @@ static const char usage[] =
 "            [ingress]\n"
 "            rule = db.example.com tcp://127.0.0.1:5432\n"
 "            rule = * http_status:404\n"
+"        verify_token after a rule's service (or --verify-token) refuses streams without\n"
+"        a valid app token from the edge; token_issuer = URL (--token-issuer) names the\n"
+"        edge's issuer, token_keys = FILE (--token-keys) pins its JWKS\n"
 "        --metrics ADDR serves /metrics, /ready and /healthz (doc/metrics.md); SIGHUP\n"
 "        reads the ingress rules of -c FILE again\n"
 "ready   exit 0 when a running connector has a registered connection (for probes)\n"
@@ -103,6 +108,7 @@ struct link {
 	struct ev_timer	*retry;
 	uint32_t	 attempt;
 	char		 addr[300];
+	struct jwt_keyset *keys;	/* the edge's KEYS on this connection, or NULL */
 };
 
 /* A stream from the edge being connected to its origin. */
@@ -121,6 +127,8 @@ struct connector {
 	struct conntoken tok;
 	struct tls_ctx	*tls;
 	struct ingress	*ing;
+	struct jwt_keyset *pinned;	/* token_keys: app tokens verify with these only */
+	char		*issuer;	/* token_issuer: the iss app tokens must carry */
 	struct mux_hello hello;
 	struct link	 links[TUNNEL_HA_MAX];
 	size_t		 nlinks;
@@ -134,7 +142,8 @@ struct connector {
 	size_t		 streams;
 	char		 name[64];	/* the tunnel id in hex, for messages */
 	/* SIGHUP: -c FILE and the flags that come before it */
-	const char	*config, *hostname, *url;
+	const char	*config, *hostname, *url, *issuer_opt, *keys_opt;
+	bool		 verify_opt;
 	struct conf	*cf;
 	bool		 grace_set;
 	/* operations (doc/metrics.md) */
@@ -382,6 +391,41 @@ static const struct mux_stream_cbs origin_wait_cbs = {
 	.closed = origin_wait_closed,
 };
 
+/* Whether the stream's app token is valid for hostname: signed by a key we trust (token_keys,
+ * else the edge's KEYS on this connection), from our issuer, not expired. Otherwise reason
+ * gets "no valid access token: WHY" and the refusal is logged (never the token). */
+static bool
+token_valid(struct connector *c, struct link *l, const char *hostname,
+    const struct mux_meta *meta, char *reason, size_t len)
+{
+	const struct jwt_keyset *keys = c->pinned != NULL ? c->pinned : l->keys;
+	struct jwt_claims *claims = xcalloc(1, sizeof(*claims));
+	char err[JWT_ERR_MAX];
+	bool ok = false;
+
+	if (meta->token[0] == '\0')
+		util_strlcpy(err, "the stream carries no app token", sizeof(err));
+	else if (keys == NULL)
+		util_strlcpy(err, "no token keys: the edge has sent none on this connection",
+		    sizeof(err));
+	else if (c->issuer == NULL)
+		util_strlcpy(err, "no token_issuer is set", sizeof(err));
+	else if (jwt_verify(keys, meta->token, c->issuer, hostname, (int64_t)time(NULL), claims,
+	    err, sizeof(err)) == 0)
+		ok = true;
+	if (ok) {
+		log_debug("stream for %s: app token of %s %s verified", hostname, claims->type,
+		    claims->email[0] != '\0' ? claims->email : claims->name);
+	} else {
+		snprintf(reason, len, "no valid access token: %.200s", err);
+		log_warnx("stream for %s (from %s, %s) refused: %s", hostname,
+		    meta->client_addr[0] != '\0' ? meta->client_addr : "?",
+		    meta->identity[0] != '\0' ? meta->identity : "?", reason);
+	}
+	free(claims);
+	return ok;
+}
+
 /* The edge opened a stream: the first matching ingress rule decides what is dialled. */
 static void
 link_open(struct mux_session *s, struct mux_stream *st, const char *hostname,
@@ -406,6 +450,11 @@ link_open(struct mux_session *s, struct mux_stream *st, const char *hostname,
 	}
 	log_debug("stream for %s (from %s, %s): rule #%zu", hostname, meta->client_addr,
 	    meta->identity, idx + 1);
+	if (r->verify_token && !token_valid(c, l, hostname, meta, reason, sizeof(reason))) {
+		mux_stream_reset(st, MUX_INGRESS_REFUSED, reason);
+		count_stream(c, MUX_INGRESS_REFUSED);
+		return;
+	}
 	switch (r->service_kind) {
 	case INGRESS_SVC_HTTP_STATUS:
 		snprintf(reason, sizeof(reason), "http_status:%d (ingress rule #%zu)", r->status,
@@ -481,6 +530,8 @@ link_closed(struct mux_session *s, uint16_t code, const char *reason, void *arg)
 	mux_session_free(l->s);
 	l->s = NULL;
 	l->state = LINK_IDLE;
+	jwt_keyset_free(l->keys);
+	l->keys = NULL;
 	write_status(c);
 	health_update(c->health);
 	if (fatal_code(code)) {
@@ -508,7 +559,33 @@ link_closed(struct mux_session *s, uint16_t code, const char *reason, void *arg)
 	link_schedule(l);
 }
 
+/* The edge's JWKS: the keys streams on this connection verify with, unless token_keys pins
+ * ours. A document that does not parse leaves the keys in force. */
+static void
+link_keys(struct mux_session *s, const char *jwks, size_t len, void *arg)
+{
+	struct link *l = arg;
+	struct jwt_keyset *ks;
+	char err[JWT_ERR_MAX];
+
+	if (l->c->pinned != NULL) {
+		log_debug("connection %zu: KEYS from the edge ignored: token_keys pins the keys",
+		    l->index);
+		return;
+	}
+	if ((ks = jwt_keyset_from_jwks(jwks, len, err, sizeof(err))) == NULL) {
+		log_warnx("connection %zu: the edge's token keys (KEYS) cannot be used: %s; "
+		    "keeping those in force", l->index, err);
+		return;
+	}
+	jwt_keyset_free(l->keys);
+	l->keys = ks;
+	log_info("connection %zu: %zu token keys from the edge", l->index,
+	    jwt_keyset_count(ks));
+}
+
 static const struct mux_session_cbs link_cbs = {
+	.keys = link_keys,
 	.welcome = link_welcome,
 	.open = link_open,
 	.goaway = link_goaway,
@@ -679,7 +756,10 @@ on_stop(int signo, int count, void *arg)
 	ev_timer_start(c->grace, c->grace_ms, false);
 }
 
-static struct ingress *load_ingress(struct conf *cf, const char *hostname, const char *url);
+static struct ingress *load_ingress(struct conf *cf, const char *hostname, const char *url,
+		    bool verify);
+static int	load_trust(struct conf *cf, const struct ingress *ing, const char *issuer_opt,
+		    const char *keys_opt, char **issuer, struct jwt_keyset **pinned);
 
 /* The hostnames HELLO announces: those this connector serves. A refusal rule (http_status)
  * serves nothing, so the edge need not allow it. */
@@ -722,7 +802,9 @@ on_reload(void *arg)
 	    "status_file" };
 	struct connector *c = arg;
 	struct conf *cf;
-	struct ingress *ing;
+	struct ingress *ing = NULL;
+	struct jwt_keyset *pinned = NULL;
+	char *issuer = NULL;
 
 	health_reloading(c->health);
 	if (c->config == NULL) {
@@ -733,9 +815,11 @@ on_reload(void *arg)
 	log_info("SIGHUP: reading %s again", c->config);
 	cf = conf_new(tunnelconf_table);
 	if (conf_load_file(cf, c->config) == -1 ||
-	    (ing = load_ingress(cf, c->hostname, c->url)) == NULL) {
+	    (ing = load_ingress(cf, c->hostname, c->url, c->verify_opt)) == NULL ||
+	    load_trust(cf, ing, c->issuer_opt, c->keys_opt, &issuer, &pinned) == -1) {
 		log_errorx("%s has errors: keeping the %zu ingress rules in force", c->config,
 		    ingress_count(c->ing));
+		ingress_free(ing);
 		conf_free(cf);
 		health_reloaded(c->health, false);
 		return;
@@ -749,6 +833,10 @@ on_reload(void *arg)
 	/* Streams being dialled copied what they need; new streams see the new rules. */
 	ingress_free(c->ing);
 	c->ing = ing;
+	jwt_keyset_free(c->pinned);
+	c->pinned = pinned;
+	free(c->issuer);
+	c->issuer = issuer;
 	announce(c);
 	conf_free(c->cf);
 	c->cf = cf;
@@ -874,17 +962,23 @@ read_token(const char *opt, const char *file)
 
 /* Builds the ingress from -c FILE and/or --hostname/--url (which come first). */
 static struct ingress *
-load_ingress(struct conf *cf, const char *hostname, const char *url)
+load_ingress(struct conf *cf, const char *hostname, const char *url, bool verify)
 {
 	struct ingress *ing = ingress_new();
 	char err[INGRESS_ERR_MAX];
 
+	if (verify && hostname == NULL && url == NULL) {
+		log_errorx("--verify-token applies to the rule of --hostname and --url; in "
+		    "tunnel.ini write rule = HOSTNAME SERVICE verify_token");
+		goto fail;
+	}
 	if (hostname != NULL || url != NULL) {
 		if (hostname == NULL || url == NULL) {
 			log_errorx("--hostname and --url go together");
 			goto fail;
 		}
-		if (ingress_add(ing, hostname, url, err, sizeof(err)) == -1) {
+		if (ingress_add(ing, hostname, url, err, sizeof(err)) == -1 ||
+		    (verify && ingress_add_option(ing, "verify_token", err, sizeof(err)) == -1)) {
 			log_errorx("%s", err);
 			goto fail;
 		}
@@ -914,6 +1008,53 @@ fail:
 	return NULL;
 }
 
+/* The trust of verify_token: the issuer (--token-issuer, else token_issuer; required when a
+ * rule verifies tokens) and the pinned JWKS (--token-keys, else token_keys; NULL: the edge's
+ * KEYS). -1 after logging. */
+static int
+load_trust(struct conf *cf, const struct ingress *ing, const char *issuer_opt,
+    const char *keys_opt, char **issuer, struct jwt_keyset **pinned)
+{
+	const char *iss = issuer_opt, *keys = keys_opt;
+	char err[JWT_ERR_MAX], *data = NULL;
+	size_t len;
+
+	*issuer = NULL;
+	*pinned = NULL;
+	if (iss == NULL && cf != NULL)
+		iss = conf_get(cf, "tunnel", "token_issuer");
+	if (keys == NULL && cf != NULL)
+		keys = conf_get(cf, "tunnel", "token_keys");
+	if (iss == NULL && ingress_verifies_tokens(ing)) {
+		log_errorx("a rule has verify_token but no issuer is set: give token_issuer = "
+		    "URL in [tunnel] of tunnel.ini (or --token-issuer URL), the edge's [identity] "
+		    "issuer, e.g. https://edge.example.com");
+		return -1;
+	}
+	if (keys != NULL) {
+		if (util_read_file(keys, JWT_JWKS_MAX, &data, &len) == -1) {
+			log_error("token_keys \"%s\": cannot read it (a JWKS of at most %d bytes, "
+			    "as the edge serves at /.well-known/jwks.json)", keys, JWT_JWKS_MAX);
+			return -1;
+		}
+		*pinned = jwt_keyset_from_jwks(data, len, err, sizeof(err));
+		free(data);
+		if (*pinned == NULL || jwt_keyset_count(*pinned) == 0) {
+			log_errorx("token_keys \"%s\": %s: save the edge's "
+			    "/.well-known/jwks.json (or zt edge keys) there", keys, *pinned == NULL ?
+			    err : "no ES256 P-256 key in it");
+			jwt_keyset_free(*pinned);
+			*pinned = NULL;
+			return -1;
+		}
+		log_info("token_keys %s: %zu keys pinned (KEYS from the edge are ignored)", keys,
+		    jwt_keyset_count(*pinned));
+	}
+	if (iss != NULL)
+		*issuer = xstrdup(iss);
+	return 0;
+}
+
 static const char *
 default_status_file(void)
 {
@@ -932,6 +1073,8 @@ default_status_file(void)
 
 struct run_opts {
 	const char	*token, *token_file, *config, *hostname, *url, *status_file, *metrics;
+	const char	*token_issuer, *token_keys;
+	bool		 verify_token;
 	char		**edges;
 	size_t		 nedges;
 	long		 ha;
@@ -964,7 +1107,9 @@ run(struct run_opts *ro)
 		if (ro->status_file == NULL)
 			ro->status_file = conf_get(cf, "tunnel", "status_file");
 	}
-	if ((c->ing = load_ingress(cf, ro->hostname, ro->url)) == NULL)
+	if ((c->ing = load_ingress(cf, ro->hostname, ro->url, ro->verify_token)) == NULL ||
+	    load_trust(cf, c->ing, ro->token_issuer, ro->token_keys, &c->issuer,
+	    &c->pinned) == -1)
 		goto out;
 	if ((token = read_token(ro->token, token_file)) == NULL)
 		goto out;
@@ -1013,6 +1158,9 @@ run(struct run_opts *ro)
 	c->config = ro->config;
 	c->hostname = ro->hostname;
 	c->url = ro->url;
+	c->verify_opt = ro->verify_token;
+	c->issuer_opt = ro->token_issuer;
+	c->keys_opt = ro->token_keys;
 	c->nlinks = (size_t)ro->ha;
 	if (c->nlinks < c->tok.nedges) {
 		/* Every edge needs a connection of its own to serve its clients. */
@@ -1061,7 +1209,10 @@ out:
 			close(l->fd);
 		mux_session_free(l->s);
 		ev_timer_free(l->retry);
+		jwt_keyset_free(l->keys);
 	}
+	jwt_keyset_free(c->pinned);
+	free(c->issuer);
 	if (c->status_file != NULL)
 		(void)unlink(c->status_file);
 	free(c->status_file);
@@ -1127,7 +1278,8 @@ ready(const char *path)
 
 /* `zt tunnel ingress validate|rule`. */
 static int
-ingress_cmd(int argc, char **argv, const char *config, const char *hostname, const char *url)
+ingress_cmd(int argc, char **argv, const char *config, const char *hostname, const char *url,
+    bool verify)
 {
 	struct conf *cf = NULL;
 	struct ingress *ing;
@@ -1140,7 +1292,7 @@ ingress_cmd(int argc, char **argv, const char *config, const char *hostname, con
 			return EX_CONFIG;
 		}
 	}
-	if ((ing = load_ingress(cf, hostname, url)) == NULL) {
+	if ((ing = load_ingress(cf, hostname, url, verify)) == NULL) {
 		ret = EX_CONFIG;
 		goto out;
 	}
@@ -1327,6 +1479,9 @@ tunnel_main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "hostname", required_argument, NULL, 'H' },
 		{ "url", required_argument, NULL, 'u' },
+		{ "verify-token", no_argument, NULL, 'V' },
+		{ "token-issuer", required_argument, NULL, 'I' },
+		{ "token-keys", required_argument, NULL, 'K' },
 		{ "ha-connections", required_argument, NULL, 'a' },
 		{ "grace-period", required_argument, NULL, 'g' },
 		{ "edge", required_argument, NULL, 'e' },
@@ -1366,6 +1521,16 @@ tunnel_main(int argc, char **argv)
 		case 'c': ro.config = optarg; break;
 		case 'H': ro.hostname = optarg; break;
 		case 'u': ro.url = optarg; break;
+		case 'V': ro.verify_token = true; break;
+		case 'K': ro.token_keys = optarg; break;
+		case 'I':
+			if (!tunnelconf_issuer_ok(optarg, err, sizeof(err))) {
+				fprintf(stderr, "zt tunnel: --token-issuer \"%s\": %s\n", optarg, err);
+				ret = EX_CONFIG;
+				goto out;
+			}
+			ro.token_issuer = optarg;
+			break;
 		case 's': ro.status_file = optarg; break;
 		case 'M': ro.metrics = optarg; break;
 		case 'S': state_dir = optarg; break;
@@ -1411,7 +1576,7 @@ tunnel_main(int argc, char **argv)
 	else if (strcmp(cmd, "ready") == 0 && argc == 0)
 		ret = ready_cmd(ro.status_file, ro.config);
 	else if (strcmp(cmd, "ingress") == 0 && argc >= 1)
-		ret = ingress_cmd(argc, argv, ro.config, ro.hostname, ro.url);
+		ret = ingress_cmd(argc, argv, ro.config, ro.hostname, ro.url, ro.verify_token);
 	else if (strcmp(cmd, "create") == 0 && argc == 1)
 		ret = create_cmd(argv[0], state_dir, ro.config);
 	else if (strcmp(cmd, "list") == 0 && argc == 0)

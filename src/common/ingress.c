@@ -312,11 +312,54 @@ out:
 	return ret;
 }
 
-/* Splits "HOSTNAME SERVICE" and adds the rule. */
+/* Applies an option to the last rule; the rule is unchanged on error. */
+int
+ingress_add_option(struct ingress *ing, const char *option, char *err, size_t errlen)
+{
+	struct ingress_rule *r;
+	char text[INGRESS_ERR_MAX], q[INGRESS_QUOTE_MAX + 1];
+
+	if (ing->nrules == 0) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "option \"%s\" needs a rule to apply to",
+			    util_quote(option != NULL ? option : "", q, sizeof(q)));
+		return -1;
+	}
+	r = &ing->rules[ing->nrules - 1];
+	ingress_format(r, text, sizeof(text));
+	if (option == NULL || strcmp(option, "verify_token") != 0) {
+		ingress_err(err, errlen, ing->nrules, text, "unknown option \"%s\": the only "
+		    "option is verify_token", util_quote(option != NULL ? option : "", q,
+		    sizeof(q)));
+		return -1;
+	}
+	if (r->verify_token) {
+		ingress_err(err, errlen, ing->nrules, text, "verify_token is given twice");
+		return -1;
+	}
+	if (r->service_kind == INGRESS_SVC_HTTP_STATUS) {
+		ingress_err(err, errlen, ing->nrules, text, "verify_token on an http_status rule: "
+		    "it refuses every stream anyway; remove verify_token");
+		return -1;
+	}
+	r->verify_token = true;
+	return 0;
+}
+
+bool
+ingress_verifies_tokens(const struct ingress *ing)
+{
+	for (size_t i = 0; i < ing->nrules; i++)
+		if (ing->rules[i].verify_token)
+			return true;
+	return false;
+}
+
+/* Splits "HOSTNAME SERVICE [OPTION ...]" and adds the rule with its options. */
 int
 ingress_add_line(struct ingress *ing, const char *line, char *err, size_t errlen)
 {
-	char *copy, *words[3];
+	char *copy, *words[4];
 	size_t n = 0;
 	int ret = -1;
 
@@ -330,13 +373,17 @@ ingress_add_line(struct ingress *ing, const char *line, char *err, size_t errlen
 		if (*s != '\0')
 			*s++ = '\0';
 	}
-	if (n != 2) {
+	if (n < 2 || n > 3) {
 		ingress_err(err, errlen, ing->nrules + 1, line != NULL ? line : "", "write "
-		    "HOSTNAME SERVICE, two words (the catch-all's hostname is *), e.g. "
+		    "HOSTNAME SERVICE [verify_token] (the catch-all's hostname is *), e.g. "
 		    "db.example.com tcp://127.0.0.1:5432");
 		goto out;
 	}
-	ret = ingress_add(ing, words[0], words[1], err, errlen);
+	if ((ret = ingress_add(ing, words[0], words[1], err, errlen)) == 0 && n == 3 &&
+	    (ret = ingress_add_option(ing, words[2], err, errlen)) == -1) {
+		/* The rule goes with its bad option: ing is unchanged on error. */
+		ingress_rule_clear(&ing->rules[--ing->nrules]);
+	}
 out:
 	free(copy);
 	return ret;
@@ -467,12 +514,14 @@ ingress_rule(const struct ingress *ing, size_t i)
 bool
 ingress_format(const struct ingress_rule *rule, char *buf, size_t len)
 {
-	return util_snprintf(buf, len, "%s %s", rule->hostname, rule->service);
+	return util_snprintf(buf, len, "%s %s%s", rule->hostname, rule->service,
+	    rule->verify_token ? " verify_token" : "");
 }
 
 void
 ingress_print(const struct ingress *ing, FILE *fp)
 {
 	for (size_t i = 0; i < ing->nrules; i++)
-		fprintf(fp, "rule = %s %s\n", ing->rules[i].hostname, ing->rules[i].service);
+		fprintf(fp, "rule = %s %s%s\n", ing->rules[i].hostname, ing->rules[i].service,
+		    ing->rules[i].verify_token ? " verify_token" : "");
 }

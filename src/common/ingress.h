@@ -8,7 +8,8 @@
 #include <stdio.h>
 
 /*
- * A rule is a hostname pattern and a service (config: rule = HOSTNAME SERVICE):
+ * A rule is a hostname pattern, a service and options (config: rule = HOSTNAME SERVICE
+ * [OPTION ...]):
  *
  *	HOSTNAME = NAME			exact, case-insensitive
  *		 | "*." NAME		any name ending in "." NAME (one or more labels before
@@ -21,6 +22,9 @@
  *		 | "http_status:" CODE		CODE 100-599: a refusal (the connector answers
  *						INGRESS_REFUSED with the code in the reason)
  *		 | "hello"			the built-in test service
+ *	OPTION   = "verify_token"		streams must carry a valid app token, signed by
+ *						a key the connector trusts, for this hostname
+ *						(doc/identity.md); not on an http_status rule
  *
  * NAME is a DNS host name: labels of 1-63 letters, digits and '-' (not first or last), 253
  * characters in all. Case does not matter, and one trailing dot is accepted: names are
@@ -63,6 +67,7 @@ struct ingress_rule {
 	uint16_t		 port;		/* tcp */
 	char			 path[INGRESS_PATH_MAX];	/* unix */
 	int			 status;	/* http_status */
+	bool			 verify_token;	/* option verify_token */
 };
 
 struct ingress;
@@ -76,10 +81,16 @@ void		 ingress_free(struct ingress *ing);
  * names the rule by number and text: rule #2 "db.example.com:5432 tcp://localhost:5432": ... */
 int		 ingress_add(struct ingress *ing, const char *hostname, const char *service,
 		    char *err, size_t errlen);
-/* The same from "HOSTNAME SERVICE" (the value of a rule = line): exactly two words separated
- * by spaces or tabs; the catch-all is written "*". */
+/* The same from "HOSTNAME SERVICE [OPTION ...]" (the value of a rule = line): words
+ * separated by spaces or tabs; the catch-all is written "*". */
 int		 ingress_add_line(struct ingress *ing, const char *line, char *err,
 		    size_t errlen);
+/* Applies option (e.g. "verify_token", as from --verify-token) to the last rule added. -1 with
+ * a message naming the rule when the option is unknown, repeated or does not fit the rule. */
+int		 ingress_add_option(struct ingress *ing, const char *option, char *err,
+		    size_t errlen);
+/* Whether any rule has the option verify_token. */
+bool		 ingress_verifies_tokens(const struct ingress *ing);
 /* Checks the whole list: at least one rule, the catch-all last and nowhere else, no rule hidden
  * by an earlier one. Returns 0, or -1 with the first problem in err. */
 int		 ingress_validate(const struct ingress *ing, char *err, size_t errlen);
@@ -91,10 +102,12 @@ const struct ingress_rule *ingress_match(const struct ingress *ing, const char *
 /* The number of rules, and rule i (0-based), NULL past the end. */
 size_t		 ingress_count(const struct ingress *ing);
 const struct ingress_rule *ingress_rule(const struct ingress *ing, size_t i);
-/* Formats a rule as "HOSTNAME SERVICE", the form ingress_add_line reads back to the same rule.
+/* Formats a rule as "HOSTNAME SERVICE [OPTION ...]", the form ingress_add_line reads back to
+ * the same rule.
  * Returns false (buf cut, still terminated) if it does not fit; INGRESS_ERR_MAX always does. */
 bool		 ingress_format(const struct ingress_rule *rule, char *buf, size_t len);
-/* Prints every rule as a configuration line, "rule = HOSTNAME SERVICE", in order. */
+/* Prints every rule as a configuration line, "rule = HOSTNAME SERVICE [OPTION ...]", in
+ * order. */
 void		 ingress_print(const struct ingress *ing, FILE *fp);
 
 #endif

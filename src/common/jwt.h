@@ -51,7 +51,7 @@ struct jwt_keyset *jwt_keyset_from_jwks(const char *json, size_t len, char *err,
 /* The public JWKS of ks, as a NUL-terminated malloc'd string; NULL on allocation failure. */
 char		*jwt_keyset_to_jwks(const struct jwt_keyset *ks);
 
-/* Signs c with the signing key of ks into out (NUL-terminated). Empty strings and
+/* Signs c with the signing key of ks into out (NUL-terminated). Empty strings, nbf 0 and
  * auth_time 0 are left out of the claims; ngroups 0 leaves groups out unless type is
  * "user". Returns the length, or -1 (no signing key, does not fit in outlen). */
 int		 jwt_sign(const struct jwt_keyset *ks, const struct jwt_claims *c, char *out,
@@ -69,8 +69,8 @@ int		 jwt_verify(const struct jwt_keyset *ks, const char *token, const char *iss
 int64_t		 jwt_peek_exp(const char *token);
 
 /* base64url without padding (RFC 4648 5). encode: returns the length written (out gets a
- * NUL); decode: strict (no padding, no other alphabet, zero trailing bits), returns the
- * length, or -1. */
+ * NUL; 0 when out is too small); decode: strict (no padding, no other alphabet, zero
+ * trailing bits), returns the length, or -1. */
 size_t		 jwt_b64url_encode(const uint8_t *in, size_t len, char *out, size_t outlen);
 int		 jwt_b64url_decode(const char *in, size_t len, uint8_t *out, size_t outlen);
 

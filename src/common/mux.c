@@ -48,6 +48,8 @@
 #define MUX_STR_LEN		2	/* the 16-bit length before a text */
 #define MUX_WELCOME_FIXED	(16 + 4 + 4 + 4)
 #define MUX_TOKEN_ID_LEN	39	/* 32 hex digits and ".access" */
+#define MUX_OPEN_MAX		(4 * MUX_STR_LEN + MUX_MAX_HOSTNAME + MUX_MAX_IDENTITY + \
+				    MUX_MAX_ADDR + MUX_MAX_TOKEN)
 
 enum mux_state {
 	MUX_S_HELLO,		/* server: waiting for HELLO */
@@ -71,6 +73,7 @@ enum mux_ctl_kind {
 	MUX_CTL_WINDOW,		/* WINDOW for a stream already closed */
 	MUX_CTL_EMPTY,		/* DATA without payload or FIN */
 	MUX_CTL_GOAWAY,		/* GOAWAY after the first */
+	MUX_CTL_KEYS,		/* KEYS */
 	MUX_CTL_KINDS,
 };
 
@@ -117,6 +120,7 @@ struct mux_session {
 	void			*arg;
 	char			 name[24];	/* for logs: "server#3" */
 	enum mux_state		 state;
+	enum mux_role		 role;		/* dialling side: what its HELLO said */
 	bool			 server, welcomed;
 	bool			 goaway_sent, goaway_recv, ping_out;
 	bool			 fail_pending, fail_send;
@@ -191,7 +195,7 @@ static const char *const mux_type_names[] = {
 	[MUX_HELLO] = "HELLO", [MUX_WELCOME] = "WELCOME", [MUX_OPEN] = "OPEN",
 	[MUX_OPEN_OK] = "OPEN_OK", [MUX_DATA] = "DATA", [MUX_WINDOW] = "WINDOW",
 	[MUX_RESET] = "RESET", [MUX_PING] = "PING", [MUX_GOAWAY] = "GOAWAY",
-	[MUX_CHECK] = "CHECK", [MUX_CHECK_OK] = "CHECK_OK",
+	[MUX_CHECK] = "CHECK", [MUX_CHECK_OK] = "CHECK_OK", [MUX_KEYS] = "KEYS",
 };
 
 /* Payload bounds per type, checked from the header alone. */
@@ -203,8 +207,7 @@ static const struct {
 	[MUX_HELLO] = { 1, MUX_MAX_HELLO, true, 0 },
 	[MUX_WELCOME] = { MUX_WELCOME_FIXED + MUX_STR_LEN,
 	    MUX_WELCOME_FIXED + MUX_STR_LEN + MUX_MAX_HOSTNAME, true, 0 },
-	[MUX_OPEN] = { 3 * MUX_STR_LEN + 1, 3 * MUX_STR_LEN + MUX_MAX_HOSTNAME + MUX_MAX_IDENTITY +
-	    MUX_MAX_ADDR, false, 0 },
+	[MUX_OPEN] = { 3 * MUX_STR_LEN + 1, MUX_OPEN_MAX, false, 0 },
 	[MUX_OPEN_OK] = { 0, 0, false, 0 },
 	[MUX_DATA] = { 0, MUX_MAX_FRAME, false, MUX_F_FIN },
 	[MUX_WINDOW] = { 4, 4, false, 0 },
@@ -213,6 +216,7 @@ static const struct {
 	[MUX_GOAWAY] = { 8, 8 + MUX_MAX_REASON, true, 0 },
 	[MUX_CHECK] = { 4 + MUX_STR_LEN + 1, 4 + MUX_STR_LEN + MUX_MAX_HOSTNAME, true, 0 },
 	[MUX_CHECK_OK] = { 8, 8 + MUX_MAX_REASON, true, 0 },
+	[MUX_KEYS] = { 1, MUX_MAX_KEYS, true, 0 },
 };
 
 static unsigned int mux_session_seq;
@@ -500,6 +504,20 @@ rd_text(struct mux_rd *r, char *dst, size_t max)
 	return true;
 }
 
+/* A token: 1..max base64url characters and dots. */
+static bool
+rd_token(struct mux_rd *r, char *dst, size_t max)
+{
+	const uint8_t *v;
+	uint16_t n;
+
+	if (!rd_u16(r, &n) || n == 0 || n > max || !rd_bytes(r, n, &v) || !jwt_chars_valid(v, n))
+		return false;
+	memcpy(dst, v, n);
+	dst[n] = '\0';
+	return true;
+}
+
 static bool
 rd_end(const struct mux_rd *r)
 {
@@ -575,7 +593,7 @@ frame_check(const struct mux_frame *f)
 {
 	if (f->version != MUX_VERSION)
 		return "unsupported protocol version";
-	if (f->type < MUX_HELLO || f->type > MUX_CHECK_OK)
+	if (f->type < MUX_HELLO || f->type > MUX_KEYS)
 		return "unknown frame type";
 	if (f->length > MUX_MAX_FRAME)
 		return "frame longer than 16384 bytes";
@@ -886,7 +904,14 @@ open_parse(const uint8_t *p, size_t len, char *hostname, struct mux_meta *meta)
 
 	if (!rd_text(&r, hostname, MUX_MAX_HOSTNAME) ||
 	    !rd_text(&r, m.identity, MUX_MAX_IDENTITY) ||
-	    !rd_text(&r, m.client_addr, MUX_MAX_ADDR) || !rd_end(&r))
+	    !rd_text(&r, m.client_addr, MUX_MAX_ADDR))
+		return "malformed OPEN";
+	/* The token is the optional last field (peers before it send three); when present it is
+	 * not empty, so that an OPEN has one encoding. */
+	m.token[0] = '\0';
+	if (!rd_end(&r) && (!rd_token(&r, m.token, MUX_MAX_TOKEN) || m.token[0] == '\0'))
+		return "malformed token in OPEN";
+	if (!rd_end(&r))
 		return "malformed OPEN";
 	if (!mux_hostname_valid(hostname, false))
 		return "invalid hostname in OPEN";
@@ -922,6 +947,13 @@ mux_open_encode(const char *hostname, const struct mux_meta *meta, uint8_t *buf,
 		wr_text(&w, hostname, MUX_MAX_HOSTNAME + 1, MUX_MAX_HOSTNAME);
 	wr_text(&w, meta->identity, sizeof(meta->identity), MUX_MAX_IDENTITY);
 	wr_text(&w, meta->client_addr, sizeof(meta->client_addr), MUX_MAX_ADDR);
+	if (meta->token[0] != '\0') {
+		size_t n = strnlen(meta->token, sizeof(meta->token));
+		if (n > MUX_MAX_TOKEN || !jwt_chars_valid((const uint8_t *)meta->token, n))
+			w.bad = true;
+		else
+			wr_text(&w, meta->token, sizeof(meta->token), MUX_MAX_TOKEN);
+	}
 	if (w.bad) {
 		log_errorx("mux_open_encode: invalid hostname or metadata for \"%s\"",
 		    hostname != NULL && mux_hostname_valid(hostname, false) ? hostname : "?");
@@ -1190,6 +1222,7 @@ ctrl_frame(struct mux_session *s, uint8_t type, uint16_t flags, uint32_t stream,
     size_t len)
 {
 	bool counted = type != MUX_OPEN && type != MUX_CHECK && type != MUX_GOAWAY &&
+	    type != MUX_KEYS &&
 	    !(type == MUX_PING && (flags & MUX_F_ACK) == 0);
 
 	if (s->state != MUX_S_OPEN || s->fail_pending || s->freed)
@@ -1228,6 +1261,7 @@ count_control(struct mux_session *s, enum mux_ctl_kind kind)
 		[MUX_CTL_WINDOW] = "too many WINDOWs for closed streams",
 		[MUX_CTL_EMPTY] = "too many empty DATA frames",
 		[MUX_CTL_GOAWAY] = "too many GOAWAYs",
+		[MUX_CTL_KEYS] = "too many KEYS",
 	};
 
 	if (!bucket_take(&s->ctl[kind], now_ms()))
@@ -1981,6 +2015,30 @@ on_check(struct mux_session *s, const struct mux_frame *f)
 	s->cbs.check(s, id, hostname, s->arg);
 }
 
+/* Connector: the edge's JWKS. A server or a client receiving it fails the session. */
+static void
+on_keys(struct mux_session *s, const struct mux_frame *f)
+{
+	char *jwks;
+
+	if (s->server || s->role != MUX_ROLE_CONNECTOR) {
+		session_error(s, MUX_PROTOCOL_ERROR, "KEYS is sent only to connectors", true);
+		return;
+	}
+	if (memchr(f->payload, '\0', f->length) != NULL) {
+		session_error(s, MUX_PROTOCOL_ERROR, "malformed KEYS", true);
+		return;
+	}
+	count_control(s, MUX_CTL_KEYS);
+	if (s->fail_pending || s->cbs.keys == NULL)
+		return;
+	jwks = xmalloc((size_t)f->length + 1);
+	memcpy(jwks, f->payload, f->length);
+	jwks[f->length] = '\0';
+	s->cbs.keys(s, jwks, f->length, s->arg);
+	free(jwks);
+}
+
 /* Client: the answer to a CHECK in flight. */
 static void
 on_check_ok(struct mux_session *s, const struct mux_frame *f)
@@ -2062,6 +2120,9 @@ frame_handle(struct mux_session *s, const struct mux_frame *f)
 		break;
 	case MUX_CHECK_OK:
 		on_check_ok(s, f);
+		break;
+	case MUX_KEYS:
+		on_keys(s, f);
 		break;
 	default:
 		session_error(s, MUX_PROTOCOL_ERROR, "HELLO or WELCOME after set-up", true);
@@ -2436,6 +2497,7 @@ mux_send_hello(struct mux_session *s, const struct mux_hello *hello)
 	frame_header(buf, MUX_HELLO, 0, 0, (uint32_t)n);
 	bufferevent_write(s->bev, buf, MUX_HEADER_LEN + (size_t)n);
 	s->state = MUX_S_WELCOME;
+	s->role = hello->role;
 	log_debug("mux %s: HELLO sent", s->name);
 	ret = 0;
 done:
@@ -2583,12 +2645,29 @@ mux_check_reply(struct mux_session *s, uint32_t id, uint16_t code, const char *r
 
 /* --- streams: the application's side ------------------------------------------------------- */
 
+/* Server: the edge's JWKS to a connector. */
+int
+mux_send_keys(struct mux_session *s, const char *jwks, size_t len)
+{
+	if (!s->server || !mux_session_established(s) || s->freed) {
+		log_errorx("mux_send_keys: only an established server session sends KEYS");
+		return -1;
+	}
+	if (len == 0 || len > MUX_MAX_KEYS || memchr(jwks, '\0', len) != NULL) {
+		log_errorx("mux_send_keys: a JWKS of %zu bytes does not fit KEYS (1-%d bytes)",
+		    len, MUX_MAX_KEYS);
+		return -1;
+	}
+	ctrl_frame(s, MUX_KEYS, 0, 0, jwks, len);
+	return 0;
+}
+
 /* Opens a stream of ours (next odd or even id); data may be queued before OPEN_OK. */
 struct mux_stream *
 mux_stream_open(struct mux_session *s, const char *hostname, const struct mux_meta *meta,
     const struct mux_stream_cbs *cbs, void *arg)
 {
-	uint8_t p[3 * MUX_STR_LEN + MUX_MAX_HOSTNAME + MUX_MAX_IDENTITY + MUX_MAX_ADDR];
+	uint8_t p[MUX_OPEN_MAX];
 	struct mux_stream *st;
 	int n;
 

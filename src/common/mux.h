@@ -21,6 +21,8 @@ struct mux_stream;
 #define MUX_MAX_REASON		256
 #define MUX_MAX_IDENTITY	255	/* OPEN metadata: identity text */
 #define MUX_MAX_ADDR		63	/* OPEN metadata: client address text */
+#define MUX_MAX_TOKEN		4096	/* OPEN metadata: the app token (a JWT), as JWT_MAX */
+#define MUX_MAX_KEYS		16384	/* KEYS: a JWKS document, as JWT_JWKS_MAX */
 #define MUX_INITIAL_WINDOW	(256 * 1024)
 #define MUX_MAX_WINDOW		0x7fffffffU	/* 2^31-1 */
 #define MUX_OUTPUT_HIGH		(256 * 1024)	/* session output above this: no more DATA */
@@ -38,6 +40,7 @@ enum mux_type {
 	MUX_GOAWAY = 9,
 	MUX_CHECK = 10,
 	MUX_CHECK_OK = 11,
+	MUX_KEYS = 12,
 };
 
 #define MUX_F_FIN	0x0001	/* DATA: the sender's last frame on this stream */
@@ -83,7 +86,7 @@ enum mux_role {
 #define MUX_FIELD_VERSION	5	/* text */
 #define MUX_FIELD_TOKEN_ID	6	/* text "<32 hex>.access" */
 #define MUX_FIELD_TOKEN_SECRET	7	/* 32 bytes */
-#define MUX_FIELD_USER_TOKEN	8	/* text (a JWT), later */
+#define MUX_FIELD_USER_TOKEN	8	/* text (a login JWT) */
 
 #define MUX_MAX_HOSTNAMES	64
 
@@ -121,6 +124,7 @@ struct mux_welcome {
 struct mux_meta {
 	char		 identity[MUX_MAX_IDENTITY + 1];	/* "token:NAME", "email:a@b", "" */
 	char		 client_addr[MUX_MAX_ADDR + 1];		/* "203.0.113.7:51234", "" */
+	char		 token[MUX_MAX_TOKEN + 1];	/* the app token (base64url and dots), "" */
 };
 
 /* Limits of a session (doc/protocol.md, "Limits"); zero fields take the defaults (in
@@ -162,6 +166,10 @@ struct mux_session_cbs {
 	/* Client: the answer to mux_check(). */
 	void	(*check_reply)(struct mux_session *, uint32_t id, uint16_t code, const char *reason,
 		    void *arg);
+	/* Connector: the edge's KEYS, a JWKS document of len bytes (NUL-terminated, no NUL
+	 * inside; not parsed by mux), valid during the call only. Without this callback KEYS
+	 * is ignored; a client (HELLO role client) receiving KEYS fails the session. */
+	void	(*keys)(struct mux_session *, const char *jwks, size_t len, void *arg);
 	/* The peer sent GOAWAY: no new streams on this session. */
 	void	(*goaway)(struct mux_session *, uint16_t code, const char *reason, void *arg);
 	/* The session is over (protocol error, peer closed, keepalive timeout, RESET on stream 0,
@@ -228,6 +236,11 @@ size_t		 mux_session_nstreams(const struct mux_session *s);
 void		*mux_session_arg(const struct mux_session *s);
 void		 mux_session_set_arg(struct mux_session *s, void *arg);
 struct bufferevent *mux_session_bev(const struct mux_session *s);
+
+/* Server: sends KEYS (a JWKS document, 1..MUX_MAX_KEYS bytes without NUL) to a connector;
+ * -1 after logging when not established, the peer is not a connector (the application knows
+ * that; mux does not check it) or the document does not fit. */
+int		 mux_send_keys(struct mux_session *s, const char *jwks, size_t len);
 
 /* Client: asks whether hostname may be reached (CHECK); the answer comes to check_reply.
  * -1 after logging when not established, the id is already in flight or max_checks are.
@@ -320,7 +333,8 @@ int		 mux_hello_encode(const struct mux_hello *h, uint8_t *buf, size_t len);
 int		 mux_welcome_parse(const uint8_t *p, size_t len, struct mux_welcome *w);
 int		 mux_welcome_encode(const struct mux_welcome *w, uint8_t *buf, size_t len);
 /* OPEN payload: hostname (MUX_MAX_HOSTNAME + 1 bytes, no wildcard) and metadata (may be
- * NULL when parsing or encoding). */
+ * NULL when parsing or encoding). The token is the optional last field: left out when empty,
+ * absent read as "". */
 int		 mux_open_parse(const uint8_t *p, size_t len, char *hostname,
 		    struct mux_meta *meta);
 int		 mux_open_encode(const char *hostname, const struct mux_meta *meta, uint8_t *buf,

@@ -71,6 +71,18 @@ bool		 users_email_valid(const char *email, char *out, size_t outlen);
 
 /* RFC 6238 TOTP (HMAC-SHA1, 6 digits, 30 s): the code for time step t of secret. */
 uint32_t	 users_totp_code(const uint8_t *secret, size_t len, uint64_t step);
+/* The otpauth:// URI (issuer zt) of a 20-byte secret for email; -1 if it does not fit. */
+int		 users_totp_uri(const char *email, const uint8_t *secret, size_t len, char *uri,
+		    size_t urilen);
+/* scrypt (RFC 7914) of pw with N = 2^ln, r, p through OpenSSL's EVP_KDF: the one function the
+ * password hashes use (exported for its known-answer tests). 0, or -1 after logging. */
+int		 users_scrypt(const void *pw, size_t pwlen, const uint8_t *salt, size_t saltlen,
+		    unsigned ln, unsigned r, unsigned p, uint8_t *out, size_t outlen);
+/* For tests and fuzzing: parses len bytes as a user file (label names it in messages; when
+ * expect_email is not NULL the file must be that user's) and, if canon is not NULL, formats
+ * it again into *canon (the caller frees it). 0, or -1 after logging file:line. */
+int		 users_file_check(const char *label, const char *expect_email, const char *data,
+		    size_t len, char **canon);
 
 /* The rate limiter of failed sign-ins, per user and per client address (doc/identity.md):
  * after 5 failures in a row, 1 s before the next attempt, doubling per further failure up to
@@ -85,5 +97,7 @@ void		 loginlimit_failed(struct loginlimit *l, const char *email, const struct s
 		    uint64_t now_ms);
 void		 loginlimit_succeeded(struct loginlimit *l, const char *email,
 		    const struct sockaddr *sa);
+/* The entries held (for tests of the bound). */
+size_t		 loginlimit_count(const struct loginlimit *l);
 
 #endif

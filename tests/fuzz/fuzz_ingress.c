@@ -12,7 +12,7 @@
 #include "common/util.h"
 
 /*
- * Each line of the input is a rule ("HOSTNAME SERVICE") and also a name to match, as are
+ * Each line of the input is a rule ("HOSTNAME SERVICE [OPTION]") and also a name to match, as are
  * each word of it, the words with "x." in front, upper-cased or with a trailing dot, and a
  * few fixed names. For every name, the rule ingress_match returns (if any) must be the one a
  * plain reference matcher written here picks: the first whose pattern matches, on names
@@ -135,7 +135,10 @@ fuzz_rule(const struct ingress_rule *r)
 	if (strcmp(b->hostname, r->hostname) != 0 || strcmp(b->service, r->service) != 0 ||
 	    b->host_kind != r->host_kind || b->service_kind != r->service_kind ||
 	    strcmp(b->host, r->host) != 0 || b->port != r->port ||
-	    strcmp(b->path, r->path) != 0 || b->status != r->status)
+	    strcmp(b->path, r->path) != 0 || b->status != r->status ||
+	    b->verify_token != r->verify_token)
+		abort();
+	if (r->verify_token && r->service_kind == INGRESS_SVC_HTTP_STATUS)
 		abort();
 	ingress_free(again);
 }

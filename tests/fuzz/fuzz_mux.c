@@ -29,7 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /*
  * Input layout:
  *   byte 0: what to fuzz (low 3 bits): 0-3 a server session, 4 a client session after a
- *           valid WELCOME, 5 a client session from its HELLO on, 6 frame and HELLO codecs, 7
+ *           valid WELCOME, 5 a connector session from its HELLO on (it takes KEYS), 6 frame
+ *           and HELLO codecs, 7
  *           the other payload codecs; bit 3: small windows (1 KiB); bit 4: the application
  *           answers HELLO and OPENs after each chunk instead of at once; bit 5: it holds data
  *           instead of echoing it; bit 6: it closes the session at the end; bit 7: it sends
@@ -149,8 +150,16 @@ fz_welcome(struct mux_session *s, const struct mux_welcome *w, void *arg)
 	FUZZ_CHECK(mux_stream_write(st, "hi", 2));
 }
 
+/* Connector: the edge's JWKS, NUL-terminated, never longer than a frame. */
+static void
+fz_keys(struct mux_session *s, const char *jwks, size_t len, void *arg)
+{
+	FUZZ_CHECK(len >= 1 && len <= MUX_MAX_KEYS && strlen(jwks) == len);
+}
+
 static const struct mux_session_cbs fz_cbs = {
 	.hello = fz_hello,
+	.keys = fz_keys,
 	.welcome = fz_welcome,
 	.open = fz_open,
 	.check = fz_check,
@@ -240,6 +249,11 @@ fuzz_session(const uint8_t *data, size_t size, uint8_t sel, uint8_t feed)
 	bufferevent_enable(pair[1], (feed & 0x80) ? EV_WRITE : EV_READ | EV_WRITE);
 	z.s = mux_session_new(z.base, pair[0], server, &lim, &fz_cbs, &z);
 	FUZZ_CHECK(z.s != NULL);
+	if ((sel & 7) == 5) {
+		memset(&h, 0, sizeof(h));
+		h.role = MUX_ROLE_CONNECTOR;
+		h.has_tunnel_id = h.has_tunnel_secret = h.has_connector_id = true;
+	}
 	if (!server)
 		FUZZ_CHECK(mux_send_hello(z.s, &h) == 0);
 	if ((sel & 7) == 4)
@@ -314,9 +328,9 @@ static void
 fuzz_payloads(const uint8_t *data, size_t size)
 {
 	char host[MUX_MAX_HOSTNAME + 1], reason[MUX_MAX_REASON + 1], *s;
-	uint8_t buf[1024];
+	static uint8_t buf[MUX_MAX_FRAME];
+	static struct mux_meta m;
 	struct mux_welcome w;
-	struct mux_meta m;
 	uint16_t code;
 	uint32_t id;
 	int n;

@@ -127,9 +127,11 @@ check_keys() {
 	return "$missing"
 }
 
-# Every applet has its page, and the page documents every option of its getopt tables.
+# Every applet has its page, and the page documents every option of its getopt tables. A file
+# APPLET-PART.c (edge-keys.c) is part of APPLET: its options go in APPLET's page.
 for c in "$src"/applets/*.c; do
-	applet=$(basename "$c" .c)
+	file=$(basename "$c" .c)
+	applet=${file%%-*}
 	page=""
 	for p in "$doc/zt-$applet.1" "$doc/zt-$applet.8"; do
 		[ -f "$p" ] && page=$p
@@ -142,10 +144,12 @@ for c in "$src"/applets/*.c; do
 	t_check "zt.1 refers to ${page##*/}" \
 		grep -q "^\.Xr zt-$applet ${page##*.}" "$doc/zt.1"
 	code_longopts "$c" >"$T_DIR/opts.$applet"
+	# A part without a getopt table takes its options from the applet's.
+	[ "$file" != "$applet" ] && [ ! -s "$T_DIR/opts.$applet" ] && continue
 	if [ "$applet" = dns ]; then
 		code_dnsmasq_opts "$src/common/dnsconf.c" >>"$T_DIR/opts.$applet"
 	fi
-	check_opts "$page" "src/applets/$applet.c" "$T_DIR/opts.$applet"
+	check_opts "$page" "src/applets/$file.c" "$T_DIR/opts.$applet"
 done
 
 code_main_opts "$src/zt.c" >"$T_DIR/opts.main"

@@ -17,6 +17,7 @@
 
 #include <check.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "common/ev.h"
@@ -53,6 +54,27 @@ START_TEST(test_parse_valid)
 	ck_assert(!req.keep_alive);
 	ck_assert_int_gt(parse("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nX: \t\r\n\r\n",
 	    &req), 0);
+	/* POST: the body's length, the query, the fields. */
+	ck_assert_int_gt(parse("POST /login?next=%2F HTTP/1.1\r\nHost: a\r\nContent-Length: 16384"
+	    "\r\nCookie: a=b\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\n", &req), 0);
+	ck_assert(req.post && req.has_length);
+	ck_assert_uint_eq(req.content_length, 16384);
+	ck_assert_str_eq(req.path, "/login");
+	ck_assert_str_eq(req.query, "next=%2F");
+	{
+		size_t n;
+		const char *v = httpd_header(&req, "content-TYPE", &n);
+
+		ck_assert_ptr_nonnull(v);
+		ck_assert_uint_eq(n, 33);
+		ck_assert(strncmp(v, "application/x-www-form-urlencoded", n) == 0);
+		ck_assert_ptr_null(httpd_header(&req, "authorization", &n));
+	}
+	ck_assert_int_gt(parse("POST / HTTP/1.1\r\nHost: a\r\n\r\n", &req), 0);
+	ck_assert(req.post && !req.has_length);
+	ck_assert_int_gt(parse("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\n"
+	    "Content-Length: 2\r\n\r\n", &req), 0);
+	ck_assert(req.expect_continue);
 }
 END_TEST
 
@@ -68,6 +90,21 @@ START_TEST(test_parse_refused)
 		{ "GET / HTTP/1.1\r\nHost : a\r\n\r\n", -400 },
 		{ "GET / HTTP/1.1\r\n: a\r\n\r\n", -400 },
 		{ "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", -400 },
+		{ "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", -400 },
+		{ "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n",
+		    -400 },
+		{ "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
+		    -400 },
+		{ "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 3\r\n\r\n", -400 },
+		{ "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +3\r\n\r\n", -400 },
+		{ "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 16385\r\n\r\n", -413 },
+		{ "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999\r\n\r\n", -400 },
+		{ "POST / HTTP/1.1\r\nHost: a\r\nExpect: x\r\n\r\n", -417 },
+		{ "POST / HTTP/1.1\r\nHost: a\r\nCookie: a=b\r\nCookie: c=d\r\n\r\n", -400 },
+		{ "POST / HTTP/1.1\r\nHost: a\r\nAuthorization: x\r\nauthorization: y\r\n\r\n",
+		    -400 },
+		{ "POST / HTTP/1.1\r\nHost: a\r\nContent-Type: x\r\nContent-type: y\r\n\r\n", -400 },
+		{ "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n folded\r\n\r\n", -400 },
 		{ "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n", -400 },
 		{ "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: \r\n\r\n", -400 },
 		{ "GET / HTTP/1.1\r\nHost: a\x01\r\n\r\n", -400 },
@@ -80,7 +117,6 @@ START_TEST(test_parse_refused)
 		{ "\r\n", -400 },
 		{ "GET / HTTP/2.0\r\nHost: a\r\n\r\n", -505 },
 		{ "GET / HTTP/1.2\r\n", -505 },
-		{ "POST /metrics HTTP/1.1\r\nHost: a\r\n\r\n", -405 },
 		{ "DELETE / HTTP/1.1\r\n", -405 },
 		{ "get / HTTP/1.1\r\n", -405 },
 	};
@@ -120,6 +156,98 @@ START_TEST(test_parse_limits)
 	memcpy(buf + HTTPD_MAX_HEAD + n, "\r\n\r\n", 4);
 	ck_assert_int_eq(httpd_parse(buf, n + HTTPD_MAX_HEAD + 4, &req), -431);
 	free(buf);
+}
+END_TEST
+
+START_TEST(test_form)
+{
+	static const struct { const char *s; bool ok; } v[] = {
+		{ "", true },
+		{ "a=1", true },
+		{ "a=", true },
+		{ "a=1&b=%41%2f+x", true },
+		{ "a", false },			/* no '=' */
+		{ "=1", false },		/* no name */
+		{ "a=1&", false },		/* empty pair */
+		{ "&a=1", false },
+		{ "a=1&&b=2", false },
+		{ "a=1&a=2", false },		/* duplicate */
+		{ "a=%4", false },		/* short escape */
+		{ "a=%", false },
+		{ "a=%G0", false },
+		{ "a=%00", false },		/* NUL */
+		{ "a=b c", false },		/* raw space */
+		{ "a=\xc3\xa9", false },		/* raw non-ASCII */
+		{ "a=\x01", false },
+		{ "%61=1&a=2", false },		/* duplicate once decoded */
+	};
+	struct httpd_form *f = xmalloc(sizeof(*f));
+	char err[256], big[64 * 8];
+	size_t n = 0;
+
+	for (size_t i = 0; i < nitems(v); i++)
+		ck_assert_msg((httpd_form_parse(v[i].s, strlen(v[i].s), f, err, sizeof(err)) == 0) ==
+		    v[i].ok, "\"%s\"", v[i].s);
+	ck_assert_int_eq(httpd_form_parse("a=1&b=%41%2f+x&c=%C3%A9", 23, f, err, sizeof(err)), 0);
+	ck_assert_uint_eq(f->n, 3);
+	ck_assert_str_eq(httpd_form_get(f, "a"), "1");
+	ck_assert_str_eq(httpd_form_get(f, "b"), "A/ x");
+	ck_assert_str_eq(httpd_form_get(f, "c"), "\xc3\xa9");
+	ck_assert_ptr_null(httpd_form_get(f, "d"));
+	ck_assert_ptr_null(httpd_form_get(f, "A"));
+	ck_assert_int_eq(httpd_form_parse("a=1&b=%4", 8, f, err, sizeof(err)), -1);
+	ck_assert(strstr(err, "hex") != NULL);
+	/* HTTPD_FORM_MAX fields pass, one more does not. */
+	for (int i = 0; i < HTTPD_FORM_MAX; i++)
+		n += (size_t)snprintf(big + n, sizeof(big) - n, "%sf%d=%d", i > 0 ? "&" : "", i, i);
+	ck_assert_int_eq(httpd_form_parse(big, n, f, err, sizeof(err)), 0);
+	ck_assert_uint_eq(f->n, HTTPD_FORM_MAX);
+	n += (size_t)snprintf(big + n, sizeof(big) - n, "&x=1");
+	ck_assert_int_eq(httpd_form_parse(big, n, f, err, sizeof(err)), -1);
+	/* The largest body decodes in place. */
+	{
+		char *b = xmalloc(HTTPD_MAX_BODY + 1);
+
+		memset(b, 'v', HTTPD_MAX_BODY);
+		b[0] = 'a';
+		b[1] = '=';
+		ck_assert_int_eq(httpd_form_parse(b, HTTPD_MAX_BODY, f, err, sizeof(err)), 0);
+		ck_assert_uint_eq(strlen(httpd_form_get(f, "a")), HTTPD_MAX_BODY - 2);
+		ck_assert_int_eq(httpd_form_parse(b, HTTPD_MAX_BODY + 1, f, err, sizeof(err)), -1);
+		free(b);
+	}
+	free(f);
+}
+END_TEST
+
+START_TEST(test_cookie)
+{
+	char out[64];
+	const char *h;
+
+	h = "a=1; __Host-zt_session=abc_-; b=\"q\"";
+	ck_assert_int_eq(httpd_cookie(h, strlen(h), "__Host-zt_session", out, sizeof(out)), 1);
+	ck_assert_str_eq(out, "abc_-");
+	ck_assert_int_eq(httpd_cookie(h, strlen(h), "b", out, sizeof(out)), 1);
+	ck_assert_str_eq(out, "q");
+	ck_assert_int_eq(httpd_cookie(h, strlen(h), "c", out, sizeof(out)), 0);
+	ck_assert_int_eq(httpd_cookie(h, strlen(h), "a", out, 1), -1);	/* does not fit */
+	h = "a=1; a=2";
+	ck_assert_int_eq(httpd_cookie(h, strlen(h), "a", out, sizeof(out)), -1);	/* twice */
+	h = "a=1;b=2";
+	ck_assert_int_eq(httpd_cookie(h, strlen(h), "b", out, sizeof(out)), -1);
+	h = "a=1; ";
+	ck_assert_int_eq(httpd_cookie(h, strlen(h), "a", out, sizeof(out)), -1);
+	h = "a=x y";
+	ck_assert_int_eq(httpd_cookie(h, strlen(h), "a", out, sizeof(out)), -1);
+	h = "a=x,y";
+	ck_assert_int_eq(httpd_cookie(h, strlen(h), "a", out, sizeof(out)), -1);
+	h = "=1";
+	ck_assert_int_eq(httpd_cookie(h, strlen(h), "a", out, sizeof(out)), -1);
+	h = "a=";
+	ck_assert_int_eq(httpd_cookie(h, strlen(h), "a", out, sizeof(out)), 1);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(httpd_cookie("", 0, "a", out, sizeof(out)), 0);
 }
 END_TEST
 
@@ -314,6 +442,109 @@ START_TEST(test_server_limits)
 }
 END_TEST
 
+static uint64_t deferred_id;
+
+static void
+post_handler(const struct httpd_request *req, struct httpd_response *resp, void *arg)
+{
+	struct srv *s = arg;
+
+	s->calls++;
+	if (strcmp(req->path, "/later") == 0) {
+		deferred_id = httpd_defer(resp);
+		return;
+	}
+	httpd_add_header(resp, "Set-Cookie", "a=b; Path=/");
+	ck_assert(!httpd_add_header(resp, "X", "bad\r\nInjected: 1"));
+	ck_assert(!httpd_add_header(resp, "X Y", "v"));
+	resp->cache_control = "public, max-age=300";
+	evbuffer_add_printf(resp->body, "%s %s [%.*s] from %d\n", req->post ? "POST" : "GET",
+	    req->query, (int)req->content_length, req->body, req->peer != NULL ?
+	    req->peer->sa_family : -1);
+}
+
+/* A server without a listener, fed a socketpair through httpd_serve; returns the client end. */
+static int
+serve_pair(struct srv *s, int head_ms)
+{
+	struct httpd_opts o = { .max_conns = 2, .head_ms = head_ms, .post = true };
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct bufferevent *bev;
+	int sv[2];
+
+	if (s->h == NULL)
+		s->h = httpd_new_server(s->base, &o, post_handler, s);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	bev = bufferevent_socket_new(s->base, sv[0], BEV_OPT_CLOSE_ON_FREE);
+	ck_assert_int_eq(httpd_serve(s->h, bev, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	return sv[1];
+}
+
+START_TEST(test_server_post)
+{
+	struct srv s;
+	struct httpd_response r;
+	char out[4096];
+	int fd;
+
+	memset(&s, 0, sizeof(s));
+	s.base = event_base_new();
+	fd = serve_pair(&s, 1000);
+	exchange(&s, fd, "POST /x?q=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nab", out,
+	    sizeof(out), 100);
+	ck_assert_str_eq(out, "");	/* the body is not all there */
+	exchange(&s, fd, "cdeGET /y HTTP/1.1\r\nHost: a\r\n\r\n", out, sizeof(out), 300);
+	ck_assert(strstr(out, "\r\n\r\nPOST q=1 [abcde] from 2\n") != NULL);
+	ck_assert(strstr(out, "\r\nSet-Cookie: a=b; Path=/\r\n") != NULL);
+	ck_assert(strstr(out, "\r\nCache-Control: public, max-age=300\r\n") != NULL);
+	ck_assert(strstr(out, "Injected") == NULL);
+	ck_assert(strstr(out, "\r\n\r\nGET  [] from 2\n") != NULL);	/* pipelined */
+	/* A deferred answer comes when the caller completes it. */
+	exchange(&s, fd, "POST /later HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", out,
+	    sizeof(out), 100);
+	ck_assert_str_eq(out, "");
+	memset(&r, 0, sizeof(r));
+	r.status = 429;
+	r.body = evbuffer_new();
+	r.headers = evbuffer_new();
+	evbuffer_add_printf(r.body, "later\n");
+	httpd_add_header(&r, "Retry-After", "%d", 3);
+	ck_assert(httpd_complete(s.h, deferred_id, &r));
+	ck_assert(!httpd_complete(s.h, deferred_id, &r));	/* once */
+	exchange(&s, fd, NULL, out, sizeof(out), 100);
+	ck_assert(strstr(out, "HTTP/1.1 429 Too Many Requests\r\n") == out);
+	ck_assert(strstr(out, "Retry-After: 3\r\n") != NULL);
+	ck_assert(strstr(out, "\r\n\r\nlater\n") != NULL);
+	close(fd);
+	/* Refusals: no length, chunked, too large, and a body that never comes (closed after
+	 * the timeout, no answer). */
+	fd = serve_pair(&s, 1000);
+	exchange(&s, fd, "POST / HTTP/1.1\r\nHost: a\r\n\r\n", out, sizeof(out), 1000);
+	ck_assert(strncmp(out, "HTTP/1.1 411 ", 13) == 0);
+	close(fd);
+	fd = serve_pair(&s, 1000);
+	exchange(&s, fd, "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"
+	    "\r\n", out, sizeof(out), 1000);
+	ck_assert(strncmp(out, "HTTP/1.1 400 ", 13) == 0);
+	close(fd);
+	fd = serve_pair(&s, 1000);
+	exchange(&s, fd, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 20000\r\n\r\n", out,
+	    sizeof(out), 1000);
+	ck_assert(strncmp(out, "HTTP/1.1 413 ", 13) == 0);
+	close(fd);
+	fd = serve_pair(&s, 300);
+	ck_assert_uint_eq(exchange(&s, fd, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 9\r\n"
+	    "\r\nab", out, sizeof(out), 2000), 0);
+	close(fd);
+	for (int i = 0; i < 20; i++)
+		event_base_loop(s.base, EVLOOP_NONBLOCK);
+	ck_assert_uint_eq(httpd_conns(s.h), 0);
+	evbuffer_free(r.body);
+	evbuffer_free(r.headers);
+	srv_stop(&s);
+}
+END_TEST
+
 Suite *
 httpd_suite(void)
 {
@@ -325,8 +556,11 @@ httpd_suite(void)
 	tcase_add_test(tp, test_parse_refused);
 	tcase_add_test(tp, test_parse_limits);
 	tcase_add_test(tp, test_parse_addr);
+	tcase_add_test(tp, test_form);
+	tcase_add_test(tp, test_cookie);
 	tcase_add_test(ts, test_server);
 	tcase_add_test(ts, test_server_limits);
+	tcase_add_test(ts, test_server_post);
 	tcase_set_timeout(ts, 30);
 	suite_add_tcase(s, tp);
 	suite_add_tcase(s, ts);

@@ -81,6 +81,58 @@ START_TEST(test_grammar)
 }
 END_TEST
 
+/* The option verify_token: on the line or added to the last rule; strict; read back. */
+START_TEST(test_verify_token)
+{
+	struct ingress *ing = ingress_new();
+	char err[INGRESS_ERR_MAX], line[INGRESS_ERR_MAX];
+	const struct ingress_rule *r;
+
+	ck_assert_int_eq(ingress_add_option(ing, "verify_token", err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "option \"verify_token\" needs a rule to apply to");
+	ck_assert_int_eq(ingress_add_line(ing, "db.example.com tcp://127.0.0.1:5432 "
+	    "verify_token", err, sizeof(err)), 0);
+	ck_assert(ingress_rule(ing, 0)->verify_token);
+	ck_assert(ingress_verifies_tokens(ing));
+	ck_assert_int_eq(ingress_add_option(ing, "verify_token", err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "rule #1 \"db.example.com tcp://127.0.0.1:5432 verify_token\": "
+	    "verify_token is given twice");
+	ck_assert_int_eq(ingress_add(ing, "web.example.com", "hello", err, sizeof(err)), 0);
+	ck_assert(!ingress_rule(ing, 1)->verify_token);
+	ck_assert_int_eq(ingress_add_option(ing, "verify-token", err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "rule #2 \"web.example.com hello\": unknown option "
+	    "\"verify-token\": the only option is verify_token");
+	ck_assert_int_eq(ingress_add_option(ing, "verify_token", err, sizeof(err)), 0);
+	ck_assert(ingress_rule(ing, 1)->verify_token);
+	/* A refusal verifies nothing; a bad option leaves no rule behind. */
+	ck_assert_int_eq(ingress_add_line(ing, "x.example.com http_status:403 verify_token", err,
+	    sizeof(err)), -1);
+	ck_assert_str_eq(err, "rule #3 \"x.example.com http_status:403\": verify_token on an "
+	    "http_status rule: it refuses every stream anyway; remove verify_token");
+	ck_assert_int_eq(ingress_add_line(ing, "x.example.com hello VERIFY_TOKEN", err,
+	    sizeof(err)), -1);
+	ck_assert_uint_eq(ingress_count(ing), 2);
+	ck_assert_int_eq(ingress_add_line(ing, "* http_status:404", err, sizeof(err)), 0);
+	ck_assert_int_eq(ingress_validate(ing, err, sizeof(err)), 0);
+	r = ingress_match(ing, "WEB.example.com.", NULL);
+	ck_assert(r != NULL && r->verify_token);
+	ck_assert(!ingress_match(ing, "other.example.com", NULL)->verify_token);
+	ck_assert(ingress_format(ingress_rule(ing, 0), line, sizeof(line)));
+	ck_assert_str_eq(line, "db.example.com tcp://127.0.0.1:5432 verify_token");
+	ingress_free(ing);
+	ing = ingress_new();
+	ck_assert_int_eq(ingress_add_line(ing, line, err, sizeof(err)), 0);
+	ck_assert(ingress_rule(ing, 0)->verify_token);
+	ck_assert(ingress_add_line(ing, "* hello", err, sizeof(err)) == 0);
+	ck_assert(ingress_verifies_tokens(ing));
+	ingress_free(ing);
+	ing = ingress_new();
+	ck_assert_int_eq(ingress_add_line(ing, "* hello", err, sizeof(err)), 0);
+	ck_assert(!ingress_verifies_tokens(ing));
+	ingress_free(ing);
+}
+END_TEST
+
 START_TEST(test_line_form)
 {
 	struct ingress *ing = ingress_new();
@@ -93,10 +145,14 @@ START_TEST(test_line_form)
 	ck_assert_str_eq(ingress_rule(ing, 0)->service, "tcp://127.0.0.1:5432");
 	ck_assert_int_eq(ingress_rule(ing, 1)->host_kind, INGRESS_HOST_ANY);
 	ck_assert_int_eq(ingress_add_line(ing, "http_status:404", err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "rule #3 \"http_status:404\": write HOSTNAME SERVICE, two words "
-	    "(the catch-all's hostname is *), e.g. db.example.com tcp://127.0.0.1:5432");
-	ck_assert_int_eq(ingress_add_line(ing, "a b c", err, sizeof(err)), -1);
-	ck_assert_ptr_nonnull(strstr(err, "write HOSTNAME SERVICE, two words"));
+	ck_assert_str_eq(err, "rule #3 \"http_status:404\": write HOSTNAME SERVICE "
+	    "[verify_token] (the catch-all's hostname is *), e.g. db.example.com "
+	    "tcp://127.0.0.1:5432");
+	ck_assert_int_eq(ingress_add_line(ing, "a b c d", err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "write HOSTNAME SERVICE [verify_token]"));
+	ck_assert_int_eq(ingress_add_line(ing, "a.example hello c", err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "rule #3 \"a.example hello\": unknown option \"c\": the only "
+	    "option is verify_token");
 	ck_assert_int_eq(ingress_add_line(ing, "", err, sizeof(err)), -1);
 	ck_assert_int_eq(ingress_add_line(ing, NULL, err, sizeof(err)), -1);
 	ck_assert_int_eq(ingress_add_line(ing, "db:5432 tcp://x:1", err, sizeof(err)), -1);
@@ -511,6 +567,7 @@ ingress_suite(void)
 
 	tcase_add_test(tp, test_grammar);
 	tcase_add_test(tp, test_line_form);
+	tcase_add_test(tp, test_verify_token);
 	tcase_add_test(tp, test_errors);
 	tcase_add_test(tp, test_lengths);
 	tcase_add_test(tp, test_format_print);

@@ -93,7 +93,10 @@ struct peer {
 	const struct mux_limits	*hello_limits;	/* set in the hello callback */
 	void			(*open_hook)(struct peer *, struct mux_stream *, const char *);
 	/* results */
-	int			 nhello, nwelcome, nopen, ngoaway, ncheck, ncheck_reply;
+	int			 nhello, nwelcome, nopen, ngoaway, ncheck, ncheck_reply, nkeys;
+	size_t			 keys_len;
+	char			 keys_head[32];	/* the start of the last KEYS */
+	bool			 keys_nul;	/* it was NUL-terminated at keys_len */
 	int			 closed;
 	uint16_t		 code;
 	char			 reason[MUX_MAX_REASON + 1];
@@ -530,8 +533,20 @@ p_closed(struct mux_session *s, uint16_t code, const char *reason, void *arg)
 	}
 }
 
+static void
+p_keys(struct mux_session *s, const char *jwks, size_t len, void *arg)
+{
+	struct peer *p = arg;
+
+	p->nkeys++;
+	p->keys_len = len;
+	p->keys_nul = jwks[len] == '\0';
+	snprintf(p->keys_head, sizeof(p->keys_head), "%.*s", (int)(len < 31 ? len : 31), jwks);
+}
+
 static const struct mux_session_cbs p_cbs = {
 	.hello = p_hello,
+	.keys = p_keys,
 	.welcome = p_welcome,
 	.open = p_open,
 	.check = p_check,
@@ -788,7 +803,7 @@ START_TEST(test_frame_parse)
 		b[1] = (uint8_t)t;
 		b[11] = 0;
 		b[7] = 1;
-		if (t < MUX_HELLO || t > MUX_CHECK_OK)
+		if (t < MUX_HELLO || t > MUX_KEYS)
 			ck_assert_int_eq(mux_frame_parse(b, 12, &f), -1);
 	}
 	/* An oversized length is refused from the header alone. */
@@ -937,6 +952,55 @@ START_TEST(test_hello_codec)
 }
 END_TEST
 
+/* OPEN's token: the optional last field, base64url and dots, at most 4096 bytes. */
+static void
+test_open_token(void)
+{
+	static uint8_t b[MUX_MAX_FRAME];
+	static struct mux_meta m, m2;
+	char host[MUX_MAX_HOSTNAME + 1];
+	int n, n3;
+
+	memset(&m, 0, sizeof(m));
+	util_strlcpy(m.identity, "email:a@example.com", sizeof(m.identity));
+	n3 = mux_open_encode("db.example.com", &m, b, sizeof(b));	/* no token: 3 fields */
+	ck_assert_int_gt(n3, 0);
+	util_strlcpy(m.token, "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln-_", sizeof(m.token));
+	n = mux_open_encode("db.example.com", &m, b, sizeof(b));
+	ck_assert_int_eq(n, n3 + 2 + (int)strlen(m.token));
+	memset(&m2, 0x55, sizeof(m2));
+	ck_assert_int_eq(mux_open_parse(b, (size_t)n, host, &m2), 0);
+	ck_assert_str_eq(m2.token, m.token);
+	ck_assert_str_eq(m2.identity, "email:a@example.com");
+	ck_assert_int_eq(mux_open_parse(b, (size_t)n3, host, &m2), 0);	/* older peers */
+	ck_assert_str_eq(m2.token, "");
+	ck_assert_int_eq(mux_open_parse(b, (size_t)n - 1, host, &m2), -1);	/* cut */
+	b[n] = 0;
+	ck_assert_int_eq(mux_open_parse(b, (size_t)n + 1, host, &m2), -1);	/* trailing */
+	b[n3 + 2] = '+';	/* not base64url */
+	ck_assert_int_eq(mux_open_parse(b, (size_t)n, host, &m2), -1);
+	b[n3 + 2] = '\0';
+	ck_assert_int_eq(mux_open_parse(b, (size_t)n, host, &m2), -1);
+	/* An empty token field is not sent: absent is the one encoding of no token. */
+	b[n3] = 0, b[n3 + 1] = 0;
+	ck_assert_int_eq(mux_open_parse(b, (size_t)n3 + 2, host, &m2), -1);
+	util_strlcpy(m.token, "a b", sizeof(m.token));
+	ck_assert_int_eq(mux_open_encode("db.example.com", &m, b, sizeof(b)), -1);
+	/* 4096 bytes fit, in a frame of the OPEN bound; 4097 do not. */
+	memset(m.token, 'A', MUX_MAX_TOKEN);
+	m.token[MUX_MAX_TOKEN] = '\0';
+	util_strlcpy(m.identity, "token:ci", sizeof(m.identity));
+	n = mux_open_encode("db.example.com", &m, b, sizeof(b));
+	ck_assert_int_gt(n, MUX_MAX_TOKEN);
+	ck_assert_int_eq(mux_open_encode("db.example.com", &m, b, (size_t)n - 1), -1);
+	ck_assert_int_eq(mux_open_parse(b, (size_t)n, host, &m2), 0);
+	ck_assert_uint_eq(strlen(m2.token), MUX_MAX_TOKEN);
+	n3 = n - 2 - MUX_MAX_TOKEN;
+	b[n3] = (uint8_t)((MUX_MAX_TOKEN + 1) >> 8), b[n3 + 1] = (uint8_t)(MUX_MAX_TOKEN + 1);
+	b[n] = 'A';
+	ck_assert_int_eq(mux_open_parse(b, (size_t)n + 1, host, &m2), -1);
+}
+
 START_TEST(test_payload_codecs)
 {
 	uint8_t b[1024];
@@ -970,7 +1034,9 @@ START_TEST(test_payload_codecs)
 	ck_assert_str_eq(host, "db.example.com");
 	ck_assert_str_eq(m2.identity, "email:a@example.com");
 	ck_assert_str_eq(m2.client_addr, "192.0.2.1:5555");
+	ck_assert_str_eq(m2.token, "");
 	ck_assert_int_eq(mux_open_encode("*.example.com", NULL, b, sizeof(b)), -1);
+	test_open_token();
 	util_strlcpy(m.identity, "x\r\nInjected: yes", sizeof(m.identity));
 	ck_assert_int_eq(mux_open_encode("db.example.com", &m, b, sizeof(b)), -1);
 	/* Text: UTF-8 is fine, overlong forms, surrogates and controls are not. */
@@ -1608,7 +1674,7 @@ START_TEST(test_protocol_errors)
 	struct fix f;
 	int n;
 
-	for (int c = 0; c < 15; c++) {
+	for (int c = 0; c < 16; c++) {
 		fix_init(&f);
 		f.srv.open_mode = c == 9 ? OPEN_PENDING : OPEN_ACCEPT;
 		fix_raw_server(&f, NULL);
@@ -1625,7 +1691,7 @@ START_TEST(test_protocol_errors)
 			raw_bytes(&f.raw, ping, 8);
 			break;
 		case 2:		/* unknown type */
-			hdr[1] = 12;
+			hdr[1] = MUX_KEYS + 1;
 			raw_bytes(&f.raw, hdr, sizeof(hdr));
 			break;
 		case 3:		/* DATA on a stream never opened (theirs) */
@@ -1674,6 +1740,9 @@ START_TEST(test_protocol_errors)
 			memcpy(open + 2, "*.a.b", 5);
 			memset(open + 7, 0, 4);
 			raw_frame(&f.raw, MUX_OPEN, 0, 1, open, 11);
+			break;
+		case 15:	/* KEYS sent to the server */
+			raw_frame(&f.raw, MUX_KEYS, 0, 0, "{\"keys\":[]}", 11);
 			break;
 		}
 		RUN_UNTIL(&f, f.srv.closed && f.raw.counts[MUX_GOAWAY] == 1, GUARD_MS);
@@ -1862,6 +1931,71 @@ START_TEST(test_check)
 	RUN_UNTIL(&f, f.raw.counts[MUX_CHECK_OK] == 2, GUARD_MS);
 	ck_assert_uint_eq(f.raw.check_ok_id, 1);
 	ck_assert_int_eq(f.raw.check_ok_code, MUX_OK);
+	fix_free(&f);
+}
+END_TEST
+
+/* A server and a client that says it is a connector, on a socketpair, established. */
+static void
+fix_connector_pair(struct fix *f)
+{
+	struct mux_hello h;
+	int sv[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	peer_start(&f->srv, sv[0], true, NULL, false);
+	peer_start(&f->cli, sv[1], false, NULL, false);
+	connector_hello(&h);
+	ck_assert_int_eq(mux_send_hello(f->cli.s, &h), 0);
+	RUN_UNTIL(f, f->cli.nwelcome == 1 || f->cli.closed, GUARD_MS);
+	ck_assert_int_eq(f->cli.nwelcome, 1);
+}
+
+/* KEYS reaches a connector (whole, NUL-terminated); anyone else receiving it fails. */
+START_TEST(test_keys)
+{
+	static char big[MUX_MAX_KEYS + 1];
+	static struct mux_meta m;
+	struct fix f;
+
+	fix_init(&f);
+	fix_connector_pair(&f);
+	ck_assert_int_eq(mux_send_keys(f.cli.s, "{}", 2), -1);	/* only the edge sends it */
+	ck_assert_int_eq(mux_send_keys(f.srv.s, "", 0), -1);
+	ck_assert_int_eq(mux_send_keys(f.srv.s, "{\0}", 3), -1);
+	memset(big, ' ', sizeof(big));
+	big[0] = '{';
+	ck_assert_int_eq(mux_send_keys(f.srv.s, big, MUX_MAX_KEYS + 1), -1);
+	ck_assert_int_eq(mux_send_keys(f.srv.s, "{\"keys\":[]}", 11), 0);
+	big[MUX_MAX_KEYS - 1] = '}';
+	ck_assert_int_eq(mux_send_keys(f.srv.s, big, MUX_MAX_KEYS), 0);
+	RUN_UNTIL(&f, f.cli.nkeys == 2, GUARD_MS);
+	ck_assert_int_eq(f.cli.nkeys, 2);
+	ck_assert_uint_eq(f.cli.keys_len, MUX_MAX_KEYS);
+	ck_assert(f.cli.keys_nul);
+	ck_assert_str_eq(f.cli.keys_head, "{                              ");
+	/* The app token rides on OPEN towards the connector. */
+	memset(&m, 0, sizeof(m));
+	util_strlcpy(m.identity, "email:alice@example.com", sizeof(m.identity));
+	util_strlcpy(m.token, "aaa.bbb.ccc", sizeof(m.token));
+	f.cli.open_mode = OPEN_REFUSE;
+	f.cli.refuse_code = MUX_INGRESS_REFUSED;
+	f.cli.refuse_reason = "no";
+	ck_assert_ptr_nonnull(mux_stream_open(f.srv.s, "app.example.com", &m, NULL, NULL));
+	RUN_UNTIL(&f, f.cli.nopen == 1, GUARD_MS);
+	ck_assert_str_eq(f.cli.open_meta.token, "aaa.bbb.ccc");
+	ck_assert_str_eq(f.cli.open_meta.identity, "email:alice@example.com");
+	ck_assert_int_eq(f.srv.closed + f.cli.closed, 0);
+	fix_free(&f);
+
+	/* A client (not a connector) receiving KEYS: protocol error. */
+	fix_init(&f);
+	fix_pair(&f, NULL, NULL);
+	ck_assert_int_eq(mux_send_keys(f.srv.s, "{\"keys\":[]}", 11), 0);
+	RUN_UNTIL(&f, f.cli.closed && f.srv.closed, GUARD_MS);
+	ck_assert_int_eq(f.cli.nkeys, 0);
+	ck_assert_int_eq(f.cli.code, MUX_PROTOCOL_ERROR);
+	ck_assert_int_eq(f.srv.goaway_code, MUX_PROTOCOL_ERROR);	/* the client's GOAWAY */
 	fix_free(&f);
 }
 END_TEST
@@ -2453,6 +2587,7 @@ mux_suite(void)
 	tcase_add_test(ts, test_keepalive);
 	tcase_add_test(ts, test_goaway);
 	tcase_add_test(ts, test_check);
+	tcase_add_test(ts, test_keys);
 	tcase_add_test(ts, test_free_in_callbacks);
 	tcase_add_test(ts, test_no_secret_in_log);
 	suite_add_tcase(s, ts);

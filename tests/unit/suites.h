@@ -15,16 +15,19 @@
 	X(httpd) \
 	X(ifaddr) \
 	X(ingress) \
+	X(jwt) \
 	X(log) \
 	X(loginfile) \
 	X(metrics) \
 	X(mux) \
 	X(policy) \
 	X(resolver) \
+	X(signkeys) \
 	X(sdnotify) \
 	X(state) \
 	X(tls) \
-	X(util)
+	X(util) \
+	X(web)
 
 #define ZT_SUITE_PROTOTYPE(name) Suite *name##_suite(void);
 ZT_SUITES(ZT_SUITE_PROTOTYPE)
