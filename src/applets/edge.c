@@ -38,6 +38,7 @@
 #include "common/tls.h"
 #include "common/users.h"
 #include "common/util.h"
+#include "edge-user.h"
 
 static const char usage[] =
 "usage: zt edge init DIR --name NAME [--name NAME ...] [--listen ADDR] [--days N]\n"
@@ -46,6 +47,7 @@ static const char usage[] =
 "       zt edge ready --metrics ADDR\n"
 "       zt edge rotate-keys [-c FILE]\n"
 "       zt edge keys [-c FILE]\n"
+"       zt edge user add|list|del|passwd|groups|totp ... (zt edge user --help)\n"
 "\n"
 "The edge is the one public endpoint of a zt network: connectors (zt tunnel run) and\n"
 "clients (zt access) dial it over TLS 1.3, it authenticates them, applies each app's\n"
@@ -58,6 +60,7 @@ static const char usage[] =
 "  ready        exit 0 when the edge serving --metrics ADDR is ready (for probes)\n"
 "  rotate-keys  make a new token signing key; the previous one stays published 24 h\n"
 "  keys         list the token signing keys (kid, created, retired, expires, current)\n"
+"  user         the people who sign in on the edge (doc/identity.md)\n"
 "\n"
 "  -c, --config FILE   edge.ini (default /etc/zt/edge.ini, or $ZT_EDGE_CONFIG)\n"
 "  --metrics ADDR      serve /metrics, /ready and /healthz on ADDR (PORT means\n"
@@ -1453,6 +1456,8 @@ edge_main(int argc, char **argv)
 		fputs(usage, stdout);
 		return 0;
 	}
+	if (strcmp(cmd, "user") == 0)
+		return edge_user_cmd(argc - 1, argv + 1);
 	argc--;
 	argv++;
 	optind = 1;

@@ -590,29 +590,23 @@ users_parse(const char *data, size_t len, const char *expect, struct users_rec *
 		users_perr(e, 0, "empty: a state file starts with 'zt-state = 1'");
 		goto out;
 	}
-	for (int ki = UK_TYPE; ki < UK_COUNT; ki++) {
-		if (lines[ki] == 0 && ki != UK_GROUPS && ki != UK_TOTP && ki != UK_TOTP_LAST) {
-			users_perr(e, 0, "'%s' is missing", users_keys[ki]);
-			goto out;
-		}
-	}
-	if (strcmp(vals[UK_TYPE], "user") != 0) {
+	if (lines[UK_TYPE] != 0 && strcmp(vals[UK_TYPE], "user") != 0) {
 		users_perr(e, lines[UK_TYPE], "type '%s' is not 'user'",
 		    util_quote(vals[UK_TYPE], q, sizeof(q)));
 		goto out;
 	}
-	if (!users_email_valid(vals[UK_EMAIL], email, sizeof(email)) ||
-	    strcmp(email, vals[UK_EMAIL]) != 0) {
+	/* Every value given is judged before anything missing: the first mistake first. */
+	if (vals[UK_EMAIL] != NULL && (!users_email_valid(vals[UK_EMAIL], email, sizeof(email)) ||
+	    strcmp(email, vals[UK_EMAIL]) != 0)) {
 		users_perr(e, lines[UK_EMAIL], "email '%s' is not a lower-case address such as "
 		    "alice@example.com", util_quote(vals[UK_EMAIL], q, sizeof(q)));
 		goto out;
 	}
-	if (expect != NULL && strcmp(email, expect) != 0) {
+	if (vals[UK_EMAIL] != NULL && expect != NULL && strcmp(email, expect) != 0) {
 		users_perr(e, lines[UK_EMAIL], "email '%s' is not the file's name '%s'", email,
 		    util_quote(expect, q, sizeof(q)));
 		goto out;
 	}
-	util_strlcpy(r->info.email, email, sizeof(r->info.email));
 	if (vals[UK_GROUPS] != NULL) {
 		char *g = vals[UK_GROUPS], *save = NULL;
 
@@ -636,7 +630,7 @@ users_parse(const char *data, size_t len, const char *expect, struct users_rec *
 			util_strlcpy(r->info.groups[r->info.ngroups++], g, USERS_GROUP_MAX + 1);
 		}
 	}
-	if (!users_parse_phc(vals[UK_PASSWORD], r)) {
+	if (vals[UK_PASSWORD] != NULL && !users_parse_phc(vals[UK_PASSWORD], r)) {
 		users_perr(e, lines[UK_PASSWORD], "'password' is not "
 		    "$scrypt$ln=N,r=N,p=N$SALT$HASH (16 and 32 bytes in base64 without padding; "
 		    "set it again with 'zt edge user passwd')");
@@ -666,11 +660,18 @@ users_parse(const char *data, size_t len, const char *expect, struct users_rec *
 		r->totp_last = strtoull(s, NULL, 10);
 		r->has_last = true;
 	}
-	if (!users_parse_time(vals[UK_CREATED], &r->info.created)) {
+	if (vals[UK_CREATED] != NULL && !users_parse_time(vals[UK_CREATED], &r->info.created)) {
 		users_perr(e, lines[UK_CREATED], "'created' is not a time such as "
 		    "2026-11-27T21:00:00Z");
 		goto out;
 	}
+	for (int ki = UK_TYPE; ki < UK_COUNT; ki++) {
+		if (lines[ki] == 0 && ki != UK_GROUPS && ki != UK_TOTP && ki != UK_TOTP_LAST) {
+			users_perr(e, 0, "'%s' is missing", users_keys[ki]);
+			goto out;
+		}
+	}
+	util_strlcpy(r->info.email, email, sizeof(r->info.email));
 	ret = 0;
 out:
 	util_cleanse(copy, len + 1);
@@ -798,6 +799,12 @@ users_check_dirs(const char *dir, bool create, char *err, size_t errlen)
 out:
 	free(path);
 	return ret;
+}
+
+int
+users_dir_check(const char *dir, char *err, size_t errlen)
+{
+	return users_check_dirs(dir, true, err, errlen);
 }
 
 /* Reads and parses DIR/users/EMAIL (email valid and lower case). Returns 0, 1 if there is no
@@ -988,7 +995,7 @@ users_begin(const char *dir, const char *email, struct users_rec *r, int *lk, ch
 
 	*lk = -1;
 	if (!users_email_arg(email, lower, err, errlen) ||
-	    users_check_dirs(dir, false, err, errlen) == -1 ||
+	    users_check_dirs(dir, true, err, errlen) == -1 ||
 	    (*lk = users_lock(dir, err, errlen)) == -1)
 		return -1;
 	if ((rc = users_load(dir, lower, r, err, errlen)) == 1)

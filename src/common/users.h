@@ -66,6 +66,9 @@ int		 users_set_groups(const char *dir, const char *email, const char *const *gr
  * URI (issuer "zt"). */
 int		 users_totp_enrol(const char *dir, const char *email, char *uri, size_t urilen,
 		    char *err, size_t errlen);
+/* Checks the state directory dir (it exists, is this user's, no group or other access) and
+ * creates DIR/users (0700) when missing: 0, or -1 with the problem and its fix in err. */
+int		 users_dir_check(const char *dir, char *err, size_t errlen);
 /* A valid email for a user (LOCAL@DOMAIN as in policy's email:); lower-cases it into out. */
 bool		 users_email_valid(const char *email, char *out, size_t outlen);
 

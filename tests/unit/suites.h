@@ -21,11 +21,13 @@
 	X(metrics) \
 	X(mux) \
 	X(policy) \
+	X(qr) \
 	X(resolver) \
 	X(signkeys) \
 	X(sdnotify) \
 	X(state) \
 	X(tls) \
+	X(users) \
 	X(util) \
 	X(web)
 
