@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "common/loginfile.h"
 #include "common/mux.h"
+#include "common/qr.h"
 #include "common/util.h"
 
 static const char usage[] =
@@ -290,8 +291,9 @@ device_code(struct login *l, char *device, size_t devlen, uint64_t *interval_ms,
 	fprintf(stderr, "To sign in, open %s and enter code %s\n", vu, uc);
 	if (vuc != NULL) {
 		fprintf(stderr, "(or open %s)\n", vuc);
-		/* TODO(qr): draw vuc with qr_print(stderr, vuc, true) when stderr is a terminal,
-		 * once src/common/qr.h (branch id-users) is merged: it is not there yet. */
+		/* A phone's camera reads it off the screen: no typing of the code. */
+		if (isatty(STDERR_FILENO))
+			qr_print(stderr, vuc, qr_locale_utf8());
 	}
 	fprintf(stderr, "Waiting for the approval (Ctrl-C to give up)...\n");
 	ret = 0;
