@@ -12,6 +12,8 @@
 	X(edge, APPLET_BARE_LINK, "the public endpoint: TLS, authentication, app policies") \
 	X(tunnel, APPLET_BARE_LINK, "outbound-only connector next to private services") \
 	X(access, APPLET_BARE_LINK, "sidecar: a local port that reaches an app through the edge") \
+	X(login, 0, "sign in to an edge as a person (device code); zt access uses the login") \
+	X(logout, 0, "sign out of an edge: the edge revokes the login, the file forgets it") \
 	X(dns, APPLET_BARE_LINK, "private DNS resolver: dnsmasq's configuration, dnsmasq's answers") \
 	X(token, APPLET_BARE_LINK, "service tokens on the edge host: create, list, revoke, rotate") \
 	X(doctor, 0, "checks this machine's way to the edge, with a fix for each failure") \

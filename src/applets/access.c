@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -17,16 +18,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <jansson.h>
 
 #include "applets.h"
 #include "common/ev.h"
 #include "common/health.h"
+#include "common/httpc.h"
 #include "common/log.h"
+#include "common/loginfile.h"
 #include "common/metrics.h"
 #include "common/mux.h"
 #include "common/tls.h"
@@ -37,11 +42,14 @@ static const char usage[] =
 "                     [--edge HOST:PORT] [--edge-pin PIN | --edge-ca FILE]\n"
 "                     [--edge-name NAME]\n"
 "                     [--listen-early] [--metrics ADDR]\n"
+"       zt access token --app HOST [--edge URL]\n"
 "       zt access ready --metrics ADDR\n"
 "\n"
 "Opens ADDR (e.g. 127.0.0.1:5432) and carries each connection made to it to the app HOST\n"
 "through the edge, as a stream on one TLS session (no handshake per connection). Without\n"
 "--url, standard input and output carry one connection (ssh ProxyCommand).\n"
+"Without a service token (--id, $ZT_ACCESS_CLIENT_ID), it uses the login of `zt login`\n"
+"for --edge, and that login's --edge-ca, --edge-pin and --edge-name unless given here.\n"
 "\n"
 "  --hostname, --tunnel-host, -T HOST   the app (an [app HOST] of the edge)\n"
 "  --url, --listener, -L ADDR           where to listen\n"
@@ -61,8 +69,11 @@ static const char usage[] =
 "  --metrics ADDR                       serve /metrics, /ready and /healthz on ADDR\n"
 "                                       (PORT means 127.0.0.1:PORT; doc/metrics.md)\n"
 "\n"
-"SIGHUP reads --secret-file again (for the next session). `zt access ready --metrics\n"
-"ADDR` exits 0 when the sidecar serving ADDR is ready (for probes).\n";
+"SIGHUP reads --secret-file (or the login) again, for the next session. `zt access\n"
+"ready --metrics ADDR` exits 0 when the sidecar serving ADDR is ready (for probes).\n"
+"`zt access token --app HOST` prints a token for the app HOST signed by the edge, from\n"
+"the login of `zt login` (--edge: the edge's URL or HOST:PORT, when logged in to\n"
+"several), for scripts that call the app with it.\n";
 
 #define ACCESS_BACKOFF_BASE	1000
 #define ACCESS_BACKOFF_CAP	30000
@@ -107,6 +118,8 @@ struct access {
 	size_t		 nlocals;	/* local connections without their stream yet */
 	bool		 idle_closed;	/* the edge closed the session for idleness */
 	const char	*secret_file;	/* read again on SIGHUP */
+	bool		 login;		/* a person's login (zt login), not a service token */
+	char		 login_key[300];	/* its edge, host:port */
 	/* operations (doc/metrics.md) */
 	struct health	*health;
 	struct mux_counters bytes;
@@ -117,6 +130,8 @@ struct access {
 static void session_connect(struct access *a);
 static void flush_waiting(struct access *a);
 static void local_start(struct local *lc);
+static int login_read(struct access *a, struct loginfile_rec *rec);
+static bool login_renewed(struct access *a);
 
 /* --- local connections --------------------------------------------------------------------- */
 
@@ -589,7 +604,8 @@ session_check_reply(struct mux_session *s, uint32_t id, uint16_t code, const cha
 	struct access *a = arg;
 
 	if (code != MUX_OK) {
-		log_errorx("the edge does not allow this token to reach %s: %s (%s)", a->hostname,
+		log_errorx("the edge does not allow this %s to reach %s: %s (%s)", a->login ?
+		    "login" : "token", a->hostname,
 		    reason != NULL && *reason != '\0' ? reason : "no reason given",
 		    mux_code_name(code));
 		a->exit_status = 1;
@@ -660,6 +676,21 @@ session_closed(struct mux_session *s, uint16_t code, const char *reason, void *a
 	a->up = false;
 	a->idle_closed = code == MUX_IDLE && !a->stdio;
 	health_update(a->health);
+	if ((code == MUX_AUTH_FAILED || code == MUX_AUTH_EXPIRED || code == MUX_AUTH_REVOKED) &&
+	    a->login) {
+		if (login_renewed(a)) {
+			log_info("the edge refused the login (%s); a new one is in the login file: "
+			    "reconnecting with it", mux_code_name(code));
+			session_schedule(a);
+			return;
+		}
+		log_errorx("the edge refused the login: %s (%s): run zt login https://%s",
+		    reason != NULL && *reason != '\0' ? reason : "no reason given",
+		    mux_code_name(code), a->login_key);
+		a->exit_status = 1;
+		event_base_loopbreak(a->base);
+		return;
+	}
 	if (code == MUX_AUTH_FAILED || code == MUX_AUTH_EXPIRED || code == MUX_AUTH_REVOKED) {
 		log_errorx("the edge refused the service token: %s (%s)", reason != NULL &&
 		    *reason != '\0' ? reason : "no reason given", mux_code_name(code));
@@ -781,6 +812,22 @@ on_reload(void *arg)
 	bool ok;
 
 	health_reloading(a->health);
+	if (a->login) {
+		struct loginfile_rec rec;
+		char token[sizeof(a->hello.user_token)];
+
+		memcpy(token, a->hello.user_token, sizeof(token));
+		ok = login_read(a, &rec) == 0;
+		if (!ok) {
+			memcpy(a->hello.user_token, token, sizeof(token));
+			log_errorx("SIGHUP: keeping the login in force");
+		} else
+			log_info("SIGHUP: read the login again: the next session to the edge uses it");
+		util_cleanse(&rec, sizeof(rec));
+		util_cleanse(token, sizeof(token));
+		health_reloaded(a->health, ok);
+		return;
+	}
 	if (a->secret_file == NULL) {
 		log_info("SIGHUP: no --secret-file to read again: nothing changes");
 		health_reloaded(a->health, true);
@@ -916,6 +963,47 @@ set_secret(struct access *a, const char *text)
 	return true;
 }
 
+/* The login of zt login for the edge into the HELLO (rec gets the whole record); -1 after
+ * saying why (missing, expired, or a file that cannot be read). */
+static int
+login_read(struct access *a, struct loginfile_rec *rec)
+{
+	char err[LOGINFILE_ERR_MAX];
+	int r;
+
+	if ((r = loginfile_get(a->login_key, rec, err, sizeof(err))) == -1) {
+		log_errorx("%s", err);
+		return -1;
+	}
+	if (r == 0 || rec->expires <= (int64_t)time(NULL)) {
+		log_errorx("%s to %s: run zt login https://%s", r == 0 ? "not logged in" :
+		    "the login has expired: not logged in", a->login_key, a->login_key);
+		return -1;
+	}
+	log_redact_add(rec->token);
+	if (!util_strlcpy(a->hello.user_token, rec->token, sizeof(a->hello.user_token))) {
+		log_errorx("the login token for %s is too long: run zt login https://%s again",
+		    a->login_key, a->login_key);
+		return -1;
+	}
+	return 0;
+}
+
+/* A login token in force again after the edge refused one (zt login run meanwhile)? */
+static bool
+login_renewed(struct access *a)
+{
+	struct loginfile_rec rec;
+	char old[sizeof(a->hello.user_token)];
+	bool renewed;
+
+	memcpy(old, a->hello.user_token, sizeof(old));
+	renewed = login_read(a, &rec) == 0 && strcmp(old, a->hello.user_token) != 0;
+	util_cleanse(&rec, sizeof(rec));
+	util_cleanse(old, sizeof(old));
+	return renewed;
+}
+
 static int
 tcp_cmd(int argc, char **argv)
 {
@@ -945,11 +1033,13 @@ tcp_cmd(int argc, char **argv)
 	const char *url = NULL, *id = NULL, *secret = NULL, *secret_file = NULL, *edge = NULL;
 	const char *pin = NULL, *ca = NULL, *hostname = NULL, *edge_name = NULL;
 	const char *metrics_addr = NULL;
+	struct loginfile_rec login;
 	struct tls_client_opts topts;
 	bool config_error;
 	int ch, ret = 2;
 
 	a->fd = -1;
+	memset(&login, 0, sizeof(login));
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "T:L:h", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -997,21 +1087,10 @@ tcp_cmd(int argc, char **argv)
 	}
 	util_strlcpy(a->hostname, hostname, sizeof(a->hostname));
 
-	/* Credentials: flags, then zt's variables, then cloudflared's. */
+	/* Credentials: flags, then zt's variables, then cloudflared's, then systemd's; none of
+	 * them: the login of zt login (read once the edge is known). */
 	if (id == NULL)
 		id = getenv2("ZT_ACCESS_CLIENT_ID", "TUNNEL_SERVICE_TOKEN_ID");
-	if (id == NULL) {
-		log_errorx("no service token: give --id ID --secret-file FILE (or set "
-		    "ZT_ACCESS_CLIENT_ID and ZT_ACCESS_CLIENT_SECRET)");
-		goto out;
-	}
-	if (!token_id_ok(id) ||
-	    !util_strlcpy(a->hello.token_id, id, sizeof(a->hello.token_id))) {
-		log_errorx("the Client ID \"%.64s\" is not one: it looks like <32 hex>.access, as "
-		    "zt token create prints it", id);
-		goto out;
-	}
-	/* With no secret given, systemd's LoadCredential=access-secret:FILE. */
 	if (secret_file == NULL && secret == NULL &&
 	    getenv2("ZT_ACCESS_CLIENT_SECRET", "TUNNEL_SERVICE_TOKEN_SECRET") == NULL) {
 		static char cred[PATH_MAX];
@@ -1021,8 +1100,25 @@ tcp_cmd(int argc, char **argv)
 		    util_snprintf(cred, sizeof(cred), "%s/access-secret", dir) &&
 		    access(cred, F_OK) == 0)
 			secret_file = cred;
+		else if (id == NULL)
+			a->login = true;
 	}
-	if (secret_file != NULL) {
+	if (a->login)
+		;
+	else if (id == NULL) {
+		log_errorx("no service token: give --id ID --secret-file FILE (or set "
+		    "ZT_ACCESS_CLIENT_ID and ZT_ACCESS_CLIENT_SECRET)");
+		goto out;
+	}
+	else if (!token_id_ok(id) ||
+	    !util_strlcpy(a->hello.token_id, id, sizeof(a->hello.token_id))) {
+		log_errorx("the Client ID \"%.64s\" is not one: it looks like <32 hex>.access, as "
+		    "zt token create prints it", id);
+		goto out;
+	}
+	if (a->login)
+		;
+	else if (secret_file != NULL) {
 		char *data;
 		size_t len;
 
@@ -1075,6 +1171,23 @@ tcp_cmd(int argc, char **argv)
 		util_strlcpy(a->edge_host, hp.host, sizeof(a->edge_host));
 		a->edge_port = hp.port;
 		util_strlcpy(a->server_name, hp.host, sizeof(a->server_name));
+		if (a->login) {
+			for (char *q = hp.host; *q != '\0'; q++)
+				*q = (char)tolower((unsigned char)*q);
+			httpc_hostport_key(hp.host, hp.port, a->login_key, sizeof(a->login_key));
+			/* Not logged in is no configuration error: exit 1, as the contract says. */
+			if (login_read(a, &login) == -1) {
+				ret = 1;
+				goto out;
+			}
+			/* The login's trust options, unless the command line gives its own. */
+			if (pin == NULL && ca == NULL && getenv2("ZT_EDGE_PIN", NULL) == NULL) {
+				pin = login.pin[0] != '\0' ? login.pin : NULL;
+				ca = login.ca_file[0] != '\0' ? login.ca_file : NULL;
+			}
+			if (edge_name == NULL && login.edge_name[0] != '\0')
+				edge_name = login.edge_name;
+		}
 		if (edge_name != NULL) {
 			if (!mux_hostname_valid(edge_name, false) ||
 			    !util_strlcpy(a->server_name, edge_name, sizeof(a->server_name))) {
@@ -1141,9 +1254,147 @@ out:
 	tls_ctx_free(a->tls);
 	stdio_free();
 	util_cleanse(&a->hello, sizeof(a->hello));
+	util_cleanse(&login, sizeof(login));
 	if (a->base != NULL)
 		ev_base_free(a->base);
 	free(a);
+	return ret;
+}
+
+/* `zt access token --app HOST`: an app token from the edge for the login (POST /token/app),
+ * on stdout alone. */
+static int
+token_cmd(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "app", required_argument, NULL, 'a' },
+		{ "edge", required_argument, NULL, 'e' },
+		{ "log-format", required_argument, NULL, 'F' },
+		{ "log-level", required_argument, NULL, 'G' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *app = NULL, *edge = NULL;
+	struct loginfile_rec rec;
+	struct util_hostport hp;
+	struct httpc_request req;
+	struct httpc_response resp;
+	char key[300], err[LOGINFILE_ERR_MAX], form[600] = "", code[64], desc[256];
+	json_t *root = NULL, *v;
+	int ch, r, ret = 2;
+
+	memset(&rec, 0, sizeof(rec));
+	memset(&resp, 0, sizeof(resp));
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'a': app = optarg; break;
+		case 'e': edge = optarg; break;
+		case 'F':
+		case 'G':
+			if (log_apply_flag("zt access token", ch == 'F', optarg) == -1)
+				goto out;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			ret = 0;
+			goto out;
+		default:
+			fputs(usage, stderr);
+			goto out;
+		}
+	}
+	if (optind != argc || app == NULL) {
+		fputs("zt access token: --app HOST is required\n", stderr);
+		fputs(usage, stderr);
+		goto out;
+	}
+	ret = EX_CONFIG;
+	if (!mux_hostname_valid(app, false)) {
+		log_errorx("--app \"%s\" is not a host name", app);
+		goto out;
+	}
+	if (edge != NULL && httpc_edge_key(edge, 7844, key, sizeof(key), err, sizeof(err)) == -1) {
+		log_errorx("--edge \"%s\": %s", edge, err);
+		goto out;
+	}
+	ret = 1;
+	if ((r = loginfile_find(edge != NULL ? key : NULL, &rec, err, sizeof(err))) == -1) {
+		log_errorx("%s", err);
+		goto out;
+	}
+	if (r == 0 || rec.expires <= (int64_t)time(NULL)) {
+		if (edge != NULL)
+			log_errorx("%s to %s: run zt login https://%s", r == 0 ? "not logged in" :
+			    "the login has expired: not logged in", key, key);
+		else if (r == 0)
+			log_errorx("not logged in: run zt login https://EDGE first");
+		else
+			log_errorx("the login has expired: not logged in to %s: run zt login %s",
+			    rec.edge, rec.edge);
+		goto out;
+	}
+	log_redact_add(rec.token);
+	if (util_parse_hostport(rec.key, 443, &hp, err, sizeof(err)) == -1) {
+		log_errorx("the login's edge \"%s\": %s", rec.key, err);
+		goto out;
+	}
+	httpc_form_add(form, sizeof(form), "app", app);
+	memset(&req, 0, sizeof(req));
+	req.host = hp.host;
+	req.port = hp.port;
+	req.server_name = rec.edge_name[0] != '\0' ? rec.edge_name : NULL;
+	req.ca_file = rec.ca_file[0] != '\0' ? rec.ca_file : NULL;
+	req.pin = rec.pin[0] != '\0' ? rec.pin : NULL;
+	req.method = "POST";
+	req.path = "/token/app";
+	req.form = form;
+	req.bearer = rec.token;
+	req.timeout_ms = 15000;
+	if (httpc_do(NULL, &req, &resp, err, sizeof(err)) == -1) {
+		log_errorx("%s/token/app: %s", rec.edge, err);
+		goto out;
+	}
+	if (resp.status == 200) {
+		const char *t = NULL;
+
+		if ((root = json_loadb(resp.body, resp.body_len, JSON_REJECT_DUPLICATES, NULL)) !=
+		    NULL && json_is_object(root) && json_is_string(v = json_object_get(root,
+		    "token")))
+			t = json_string_value(v);
+		if (t == NULL || *t == '\0' || strlen(t) != json_string_length(v) ||
+		    strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") !=
+		    strlen(t)) {
+			log_errorx("%s/token/app: the answer holds no token", rec.edge);
+			goto out;
+		}
+		printf("%s\n", t);
+		if (fflush(stdout) != 0 || ferror(stdout)) {
+			log_error("cannot write the token to standard output");
+			goto out;
+		}
+		ret = 0;
+		goto out;
+	}
+	httpc_oauth_error(&resp, code, sizeof(code), desc, sizeof(desc));
+	if (resp.status == 401)
+		log_errorx("the edge no longer accepts the login to %s (%s%s%s): run zt login %s "
+		    "again", rec.edge, code[0] != '\0' ? code : "401", desc[0] != '\0' ? ": " : "",
+		    desc, rec.edge);
+	else if (resp.status == 403)
+		log_errorx("the edge does not let %s reach %s: %s", rec.email[0] != '\0' ?
+		    rec.email : "this login", app, desc[0] != '\0' ? desc : code[0] != '\0' ?
+		    code : "403 Forbidden");
+	else if (resp.status == 404)
+		log_errorx("the edge %s has no app %s%s%s", rec.edge, app,
+		    desc[0] != '\0' ? ": " : "", desc);
+	else
+		log_errorx("%s/token/app answered %d%s%s%s%s", rec.edge, resp.status,
+		    code[0] != '\0' ? ": " : "", code, desc[0] != '\0' ? ": " : "", desc);
+out:
+	json_decref(root);
+	httpc_response_free(&resp);
+	util_cleanse(&rec, sizeof(rec));
 	return ret;
 }
 
@@ -1159,6 +1410,8 @@ access_main(int argc, char **argv)
 		fputs(usage, stdout);
 		return 0;
 	}
+	if (strcmp(argv[1], "token") == 0)
+		return token_cmd(argc - 1, argv + 1);
 	if (strcmp(argv[1], "ready") == 0) {
 		if (argc == 4 && strcmp(argv[2], "--metrics") == 0)
 			return health_probe("zt access ready", argv[3]);

@@ -19,6 +19,8 @@ rank() {
 	revoked) echo 1 ;;
 	web) echo 3 ;;
 	httpd) echo 2 ;;
+	httpc) echo 2 ;;
+	loginfile) echo 1 ;;
 	health) echo 3 ;;
 	dnscache) echo 3 ;;
 	resolver) echo 4 ;;

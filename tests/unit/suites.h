@@ -11,11 +11,13 @@
 	X(dnscache) \
 	X(dnsconf) \
 	X(ev) \
+	X(httpc) \
 	X(httpd) \
 	X(ifaddr) \
 	X(ingress) \
 	X(jwt) \
 	X(log) \
+	X(loginfile) \
 	X(metrics) \
 	X(mux) \
 	X(policy) \
