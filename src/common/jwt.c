@@ -367,7 +367,8 @@ jwt_key_from_coords(const uint8_t x[JWT_COORD], const uint8_t y[JWT_COORD])
 	memcpy(point + 1, x, JWT_COORD);
 	memcpy(point + 1 + JWT_COORD, y, JWT_COORD);
 	if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
-	    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) != 1 ||
+	    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1",
+	    0) != 1 ||
 	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point,
 	    sizeof(point)) != 1 || (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
 	    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL ||
@@ -863,7 +864,8 @@ jwt_check_claims(json_t *c, const char *iss, const char *aud, int64_t now,
 			json_t *e = json_array_get(a, i);
 
 			if (!json_is_string(e)) {
-				jwt_err(err, errlen, "claim 'aud' holds something else than strings");
+				jwt_err(err, errlen, "claim 'aud' holds something else than "
+				    "strings");
 				return -1;
 			}
 			if (strcmp(json_string_value(e), aud) == 0)
@@ -895,7 +897,8 @@ jwt_check_claims(json_t *c, const char *iss, const char *aud, int64_t now,
 
 			if (!json_is_string(e) || json_string_length(e) == 0 ||
 			    json_string_length(e) != strlen(json_string_value(e)) ||
-			    !util_strlcpy(out->groups[i], json_string_value(e), JWT_GROUP_MAX + 1)) {
+			    !util_strlcpy(out->groups[i], json_string_value(e),
+			    JWT_GROUP_MAX + 1)) {
 				jwt_err(err, errlen, "claim 'groups' entry %zu is not a string of "
 				    "1-%d bytes", i, JWT_GROUP_MAX);
 				return -1;
@@ -905,8 +908,8 @@ jwt_check_claims(json_t *c, const char *iss, const char *aud, int64_t now,
 	}
 
 	if (strcmp(out->iss, iss) != 0) {
-		jwt_err(err, errlen, "issuer '%s' is not '%s'", util_quote(out->iss, q1, sizeof(q1)),
-		    util_quote(iss, q2, sizeof(q2)));
+		jwt_err(err, errlen, "issuer '%s' is not '%s'",
+		    util_quote(out->iss, q1, sizeof(q1)), util_quote(iss, q2, sizeof(q2)));
 		return -1;
 	}
 	if (strcmp(out->type, "user") != 0 && strcmp(out->type, "service") != 0) {

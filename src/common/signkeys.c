@@ -104,8 +104,8 @@ signkeys_check_dir(const char *path, char *err, size_t errlen)
 
 	if (lstat(path, &sb) == -1) {
 		if (errno == ENOENT)
-			signkeys_err(err, errlen, "%s does not exist: create it with 'zt edge init' "
-			    "or 'zt edge rotate-keys'", path);
+			signkeys_err(err, errlen, "%s does not exist: create it with 'zt edge "
+			    "init' or 'zt edge rotate-keys'", path);
 		else
 			signkeys_err(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
@@ -156,7 +156,8 @@ signkeys_parse(const char *label, const char *name, const char *data, size_t len
 
 		line++;
 		if ((nl = strchr(p, '\n')) == NULL) {
-			signkeys_err(err, errlen, "%s:%d: the last line has no newline", label, line);
+			signkeys_err(err, errlen, "%s:%d: the last line has no newline", label,
+			    line);
 			return -1;
 		}
 		if (nl == p || *p == '#')
@@ -180,8 +181,8 @@ signkeys_parse(const char *label, const char *name, const char *data, size_t len
 			}
 		if (!seen_state) {
 			if (strcmp(key, "zt-state") != 0 || strcmp(value, "1") != 0) {
-				signkeys_err(err, errlen, "%s:%d: \"zt-state = 1\" must come first after "
-				    "the key", label, line);
+				signkeys_err(err, errlen, "%s:%d: \"zt-state = 1\" must come first "
+				    "after the key", label, line);
 				return -1;
 			}
 			seen_state = true;
@@ -204,8 +205,8 @@ signkeys_parse(const char *label, const char *name, const char *data, size_t len
 				return -1;
 			}
 		} else {
-			signkeys_err(err, errlen, "%s:%d: unknown or repeated key \"%s\"", label, line,
-			    key);
+			signkeys_err(err, errlen, "%s:%d: unknown or repeated key \"%s\"", label,
+			    line, key);
 			return -1;
 		}
 	}
@@ -271,8 +272,8 @@ signkeys_read(const char *dir, struct signkeys_rec **recs, size_t *nrecs, char *
 			goto bad;
 		}
 		if ((sb.st_mode & 077) != 0 || sb.st_uid != geteuid()) {
-			signkeys_err(err, errlen, "%s has mode %04o or another owner: it must be the "
-			    "edge user's, mode 0600; run 'chmod 600 %s'", label,
+			signkeys_err(err, errlen, "%s has mode %04o or another owner: it must be "
+			    "the edge user's, mode 0600; run 'chmod 600 %s'", label,
 			    (unsigned)(sb.st_mode & 07777), label);
 			goto bad;
 		}
@@ -287,7 +288,8 @@ signkeys_read(const char *dir, struct signkeys_rec **recs, size_t *nrecs, char *
 			if (got == -1) {
 				if (errno == EINTR)
 					continue;
-				signkeys_err(err, errlen, "cannot read %s: %s", label, strerror(errno));
+				signkeys_err(err, errlen, "cannot read %s: %s", label,
+				    strerror(errno));
 				goto bad;
 			}
 			len += (size_t)got;
@@ -489,8 +491,8 @@ signkeys_change(const char *dir, time_t now, bool rotate, uint64_t max_lifetime_
 		goto out;
 	}
 	if (n + 1 > JWT_KEYS_MAX) {
-		log_errorx("%s/keys holds %zu keys still published: wait until some expire (zt edge "
-		    "keys)", dir, n);
+		log_errorx("%s/keys holds %zu keys still published: wait until some expire "
+		    "(zt edge keys)", dir, n);
 		goto out;
 	}
 	/* The new key first: between the two writes, it is already the newest not retired. */
@@ -630,8 +632,10 @@ signkeys_stamp(const char *dir)
 		memset(&sig, 0, sizeof(sig));
 		sig.ino = (uint64_t)sb.st_ino;
 		sig.size = (uint64_t)sb.st_size;
-		sig.mtime = (uint64_t)sb.st_mtim.tv_sec * 1000000000ULL + (uint64_t)sb.st_mtim.tv_nsec;
-		sig.ctime = (uint64_t)sb.st_ctim.tv_sec * 1000000000ULL + (uint64_t)sb.st_ctim.tv_nsec;
+		sig.mtime = (uint64_t)sb.st_mtim.tv_sec * 1000000000ULL +
+		    (uint64_t)sb.st_mtim.tv_nsec;
+		sig.ctime = (uint64_t)sb.st_ctim.tv_sec * 1000000000ULL +
+		    (uint64_t)sb.st_ctim.tv_nsec;
 		sig.mode = sb.st_mode;
 		SHA256((const uint8_t *)de->d_name, strlen(de->d_name), e);
 		memcpy(&v, e, sizeof(v));

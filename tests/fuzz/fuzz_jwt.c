@@ -101,7 +101,7 @@ fuzz_claims(const uint8_t *data, size_t size)
 {
 	static const char hdr[] = "{\"alg\":\"ES256\",\"kid\":\"" FUZZ_KID "\"}";
 	static EVP_PKEY *key;
-	char tok[2 * JWT_MAX];	/* room for claims of JWT_MAX bytes: the verifier refuses the size */
+	char tok[2 * JWT_MAX];	/* claims of JWT_MAX bytes fit: the verifier refuses them */
 	uint8_t der[80], rs[64];
 	size_t n, derlen = sizeof(der);
 	const uint8_t *p = der;

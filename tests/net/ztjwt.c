@@ -85,7 +85,8 @@ cmd_sign(const char *dir)
 	in = read_stdin(65536, &len);
 	if ((o = json_loadb(in, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL ||
 	    !json_is_object(o)) {
-		fprintf(stderr, "ztjwt: the claims on stdin are not a JSON object: %s\n", jerr.text);
+		fprintf(stderr, "ztjwt: the claims on stdin are not a JSON object: %s\n",
+		    jerr.text);
 		return 2;
 	}
 	memset(&c, 0, sizeof(c));
@@ -107,7 +108,8 @@ cmd_sign(const char *dir)
 
 			if (!json_is_string(e) || !util_strlcpy(c.groups[i], json_string_value(e),
 			    sizeof(c.groups[i]))) {
-				fprintf(stderr, "ztjwt: groups entry %zu is not a short string\n", i);
+				fprintf(stderr, "ztjwt: groups entry %zu is not a short string\n",
+				    i);
 				return 2;
 			}
 		}

@@ -58,7 +58,8 @@ setup(void)
 		to_pem(key1, false, pub1, sizeof(pub1));
 	}
 	ks = jwt_keyset_new();
-	ck_assert_int_eq(jwt_keyset_add_pem(ks, KID, pem1, strlen(pem1), true, err, sizeof(err)), 0);
+	ck_assert_int_eq(jwt_keyset_add_pem(ks, KID, pem1, strlen(pem1), true, err, sizeof(err)),
+	    0);
 	ck_assert_int_eq(jwt_keyset_add_pem(ks, KID2, pem2, strlen(pem2), false, err,
 	    sizeof(err)), 0);
 	err[0] = '\0';
@@ -735,8 +736,8 @@ START_TEST(test_structure)
 
 		memset(pad, 'x', sizeof(pad) - 1);
 		pad[sizeof(pad) - 1] = '\0';
-		ck_assert(util_snprintf(claims, sizeof(claims), "{\"iss\":\"" ISS "\",\"sub\":\"a\","
-		    "\"aud\":\"" AUD "\",\"type\":\"user\",\"iat\":1800000000,"
+		ck_assert(util_snprintf(claims, sizeof(claims), "{\"iss\":\"" ISS "\","
+		    "\"sub\":\"a\",\"aud\":\"" AUD "\",\"type\":\"user\",\"iat\":1800000000,"
 		    "\"exp\":1800000300,\"pad\":\"%s\"}", pad));
 		REFUSED(signed_raw(HDR, claims), "token is longer than 4096 bytes");
 	}
