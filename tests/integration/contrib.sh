@@ -113,7 +113,8 @@ t_check "passwd and group name uid and gid ${user%%:*}" eval \
 	'grep -q "^[a-z]*:x:${user%%:*}:${user##*:}:" "$d/passwd" &&
 	grep -q "^[a-z]*:x:${user##*:}:" "$d/group"'
 # The build stage installs what contrib/debian-setup.sh builds with.
-build_pkgs=$(sed -n 's/^build_pkgs="\(.*\)"$/\1/p' "$contrib/debian-setup.sh")
+# build_pkgs="..." may continue over several lines until its closing quote.
+build_pkgs=$(sed -n '/^build_pkgs="/,/"$/p' "$contrib/debian-setup.sh" | sed 's/^build_pkgs="//; s/"$//')
 t_check "debian-setup.sh's build_pkgs found" test -n "$build_pkgs"
 for p in $build_pkgs; do
 	t_check "the Dockerfile's build stage installs $p" grep -q "^[[:space:]].*\<$p\>" "$d/Dockerfile"
