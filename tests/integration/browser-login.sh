@@ -85,6 +85,8 @@ t_check "alice's stream is echoed" timeout 15 "$ZTIO" echo 127.0.0.1 "$P" 65536 
 t_check "the audit log names alice and the rule" zn_audit '"allow' 'alice@example.com' \
     'group:dev'
 t_check "the browser saw the device page" [ -s "$T_DIR/device.png" ]
+# ZT_KEEP_SHOTS=DIR keeps the screenshots (wrong-password, device, approved) for a look.
+[ -n "${ZT_KEEP_SHOTS:-}" ] && mkdir -p "$ZT_KEEP_SHOTS" && cp "$T_DIR"/*.png "$ZT_KEEP_SHOTS/"
 zn_check_secrets
 
 t_done
