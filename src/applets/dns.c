@@ -144,6 +144,7 @@ struct server {
 	int		 exit_status;
 	/* operations (doc/metrics.md) */
 	struct health	*health;
+	unsigned int	 udp_queries;	/* UDP queries not yet added to m_queries */
 	struct metrics_family *m_queries, *m_hits, *m_misses, *m_inserts, *m_evicts, *m_entries;
 	struct metrics_family *m_upstream, *m_timeouts, *m_pending, *m_tcp, *m_listeners;
 	uint8_t		 out[DNS_MAXMSG];
@@ -310,7 +311,7 @@ udp_query(struct server *srv, int fd, const uint8_t *q, size_t qlen,
 	if ((peer->ss_family == AF_INET && ((const struct sockaddr_in *)peer)->sin_port == 0) ||
 	    (peer->ss_family == AF_INET6 && ((const struct sockaddr_in6 *)peer)->sin6_port == 0))
 		return 0;
-	metrics_add(srv->m_queries, 1, "udp");
+	srv->udp_queries++;	/* added to m_queries once per batch, by udp_read */
 	resolver_query(srv->res, q, qlen, false, now, out, outcap, &res);
 	if (res.action == RESOLVER_DROP)
 		return 0;
@@ -551,6 +552,10 @@ udp_read(evutil_socket_t fd, short what, void *arg)
 				set_source(&b->out[nout].msg_hdr, b->outcmsg[nout].buf,
 				    sizeof(b->outcmsg[nout].buf), &local, ifindex);
 			nout++;
+		}
+		if (srv->udp_queries > 0) {
+			metrics_add(srv->m_queries, (double)srv->udp_queries, "udp");
+			srv->udp_queries = 0;
 		}
 		for (unsigned int sent = 0; sent < nout;) {
 			int m = sendmmsg(fd, b->out + sent, nout - sent, 0);

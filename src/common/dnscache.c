@@ -3,6 +3,8 @@
 
 #include <sys/random.h>
 
+#include <endian.h>
+
 #include <sys/queue.h>
 
 #include <stdbool.h>
@@ -97,11 +99,10 @@ get16(const uint8_t *p)
 static uint64_t
 get64le(const uint8_t *p)
 {
-	uint64_t v = 0;
+	uint64_t v;
 
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
+	memcpy(&v, p, sizeof(v));
+	return le64toh(v);
 }
 
 static uint64_t
@@ -110,7 +111,7 @@ rotl(uint64_t x, unsigned int b)
 	return x << b | x >> (64 - b);
 }
 
-static void
+static inline void
 sipround(uint64_t v[4])
 {
 	v[0] += v[1];
