@@ -144,6 +144,7 @@ struct server {
 	int		 exit_status;
 	/* operations (doc/metrics.md) */
 	struct health	*health;
+	unsigned int	 udp_queries;	/* UDP queries not yet added to m_queries */
 	struct metrics_family *m_queries, *m_hits, *m_misses, *m_inserts, *m_evicts, *m_entries;
 	struct metrics_family *m_upstream, *m_timeouts, *m_pending, *m_tcp, *m_listeners;
 	uint8_t		 out[DNS_MAXMSG];
@@ -310,7 +311,7 @@ udp_query(struct server *srv, int fd, const uint8_t *q, size_t qlen,
 	if ((peer->ss_family == AF_INET && ((const struct sockaddr_in *)peer)->sin_port == 0) ||
 	    (peer->ss_family == AF_INET6 && ((const struct sockaddr_in6 *)peer)->sin6_port == 0))
 		return 0;
-	metrics_add(srv->m_queries, 1, "udp");
+	srv->udp_queries++;	/* added to m_queries once per batch, by udp_read */
 	resolver_query(srv->res, q, qlen, false, now, out, outcap, &res);
 	if (res.action == RESOLVER_DROP)
 		return 0;
@@ -391,17 +392,27 @@ refresh_addrs(void *arg)
 /* The batches of datagrams udp_read moves with one recvmmsg and one sendmmsg. */
 #define UDP_BATCH	32
 #define UDP_SLOT	4096	/* larger datagrams are truncated on receive and dropped */
+#define UDP_HEAD	512	/* bytes of a datagram received into the packed heads */
 
+/*
+ * Memory a batch touches is kept small: a datagram is received into its slot's head (the heads
+ * are packed, 32 of them in 4 pages) and only its bytes past UDP_HEAD land in the slot's own
+ * tail (pages touched only by large queries; such a query is then joined in whole). Replies
+ * are packed one after the other in r: each is built with UDP_SLOT bytes free after it, which
+ * r always has (at most UDP_BATCH replies of at most UDP_SLOT bytes each).
+ */
 struct udp_batch {
 	struct mmsghdr	 in[UDP_BATCH], out[UDP_BATCH];
-	struct iovec	 iniov[UDP_BATCH], outiov[UDP_BATCH];
+	struct iovec	 iniov[UDP_BATCH][2], outiov[UDP_BATCH];
 	struct sockaddr_storage peer[UDP_BATCH];
 	union {
 		struct cmsghdr	 align;
 		char		 buf[256];
 	}		 incmsg[UDP_BATCH], outcmsg[UDP_BATCH];
-	uint8_t		 q[UDP_BATCH][UDP_SLOT];
-	uint8_t		 r[UDP_BATCH][UDP_SLOT];
+	uint8_t		 head[UDP_BATCH][UDP_HEAD];
+	uint8_t		 whole[UDP_SLOT];		/* a large query joined */
+	uint8_t		 r[UDP_BATCH * UDP_SLOT];
+	uint8_t		 tail[UDP_BATCH][UDP_SLOT - UDP_HEAD];
 };
 
 /* The arrival address and interface of a datagram on a wildcard socket (IP_PKTINFO). */
@@ -478,16 +489,19 @@ udp_read(evutil_socket_t fd, short what, void *arg)
 	for (int round = 0; round < DNS_UDP_BURST / UDP_BATCH; round++) {
 		time_t now = time(NULL);
 		unsigned int nout = 0;
+		size_t roff = 0;
 		int n;
 
 		for (int i = 0; i < UDP_BATCH; i++) {
-			b->iniov[i].iov_base = b->q[i];
-			b->iniov[i].iov_len = UDP_SLOT;
+			b->iniov[i][0].iov_base = b->head[i];
+			b->iniov[i][0].iov_len = UDP_HEAD;
+			b->iniov[i][1].iov_base = b->tail[i];
+			b->iniov[i][1].iov_len = UDP_SLOT - UDP_HEAD;
 			memset(&b->in[i], 0, sizeof(b->in[i]));
 			b->in[i].msg_hdr.msg_name = &b->peer[i];
 			b->in[i].msg_hdr.msg_namelen = sizeof(b->peer[i]);
-			b->in[i].msg_hdr.msg_iov = &b->iniov[i];
-			b->in[i].msg_hdr.msg_iovlen = 1;
+			b->in[i].msg_hdr.msg_iov = b->iniov[i];
+			b->in[i].msg_hdr.msg_iovlen = 2;
 			if (l->wildcard) {
 				b->in[i].msg_hdr.msg_control = b->incmsg[i].buf;
 				b->in[i].msg_hdr.msg_controllen = sizeof(b->incmsg[i].buf);
@@ -500,19 +514,25 @@ udp_read(evutil_socket_t fd, short what, void *arg)
 			struct sockaddr_storage local;
 			unsigned int ifindex = 0;
 			bool has_pktinfo = false;
+			const uint8_t *q = b->head[i];
 			size_t len;
 
 			if (mh->msg_flags & MSG_TRUNC)
 				continue;
+			if (b->in[i].msg_len > UDP_HEAD) {
+				memcpy(b->whole, b->head[i], UDP_HEAD);
+				memcpy(b->whole + UDP_HEAD, b->tail[i], b->in[i].msg_len - UDP_HEAD);
+				q = b->whole;
+			}
 			memset(&local, 0, sizeof(local));
 			if (l->wildcard) {
 				has_pktinfo = arrival_of(mh, &local, &ifindex);
 				if (srv->filter && !arrival_allowed(srv, &local, ifindex))
 					continue;
 			}
-			len = udp_query(srv, fd, b->q[i], b->in[i].msg_len, &b->peer[i],
+			len = udp_query(srv, fd, q, b->in[i].msg_len, &b->peer[i],
 			    mh->msg_namelen, has_pktinfo, &local, ifindex, now,
-			    big ? srv->out : b->r[nout], big ? sizeof(srv->out) : UDP_SLOT);
+			    big ? srv->out : b->r + roff, big ? sizeof(srv->out) : UDP_SLOT);
 			if (len == 0)
 				continue;
 			if (big) {
@@ -521,8 +541,9 @@ udp_read(evutil_socket_t fd, short what, void *arg)
 				continue;
 			}
 			memset(&b->out[nout], 0, sizeof(b->out[nout]));
-			b->outiov[nout].iov_base = b->r[nout];
+			b->outiov[nout].iov_base = b->r + roff;
 			b->outiov[nout].iov_len = len;
+			roff += len;
 			b->out[nout].msg_hdr.msg_name = &b->peer[i];
 			b->out[nout].msg_hdr.msg_namelen = mh->msg_namelen;
 			b->out[nout].msg_hdr.msg_iov = &b->outiov[nout];
@@ -531,6 +552,10 @@ udp_read(evutil_socket_t fd, short what, void *arg)
 				set_source(&b->out[nout].msg_hdr, b->outcmsg[nout].buf,
 				    sizeof(b->outcmsg[nout].buf), &local, ifindex);
 			nout++;
+		}
+		if (srv->udp_queries > 0) {
+			metrics_add(srv->m_queries, (double)srv->udp_queries, "udp");
+			srv->udp_queries = 0;
 		}
 		for (unsigned int sent = 0; sent < nout;) {
 			int m = sendmmsg(fd, b->out + sent, nout - sent, 0);

@@ -917,7 +917,8 @@ dns_builder_init(struct dns_builder *b, uint8_t *buf, size_t size, uint16_t id, 
 {
 	if (b == NULL)
 		return DNS_E_INVAL;
-	memset(b, 0, sizeof(*b));
+	/* The labels recorded (comp[]) are read only below ncomp. */
+	memset(b, 0, offsetof(struct dns_builder, comp));
 	if (buf == NULL || size < DNS_HEADER_LEN)
 		return DNS_E_SPACE;
 	b->buf = buf;
@@ -928,6 +929,7 @@ dns_builder_init(struct dns_builder *b, uint8_t *buf, size_t size, uint16_t id, 
 	b->len = b->qend = DNS_HEADER_LEN;
 	b->section = DNS_SEC_QUESTION;
 	b->comp_root = -1;
+	b->comp_qname = -1;
 	return DNS_OK;
 }
 
@@ -985,6 +987,9 @@ comp_pop(struct dns_builder *b)
 {
 	struct dns_comp *e = &b->comp[--b->ncomp];
 
+	if (b->comp_qname == (int8_t)b->ncomp)
+		b->comp_qname = -1;
+
 	if (e->parent < 0)
 		b->comp_root = e->sibling;
 	else
@@ -999,6 +1004,19 @@ write_name(struct dns_builder *b, const struct dns_name *name, bool compress, si
 	size_t starts[DNS_MAXNAME / 2 + 1], nl = 0, keep, off, need;
 	int cur = -1, c;
 
+	/* The common case, a name equal to the question's (byte for byte): a pointer to it,
+	 * which is also what the walk below finds. Its bytes count against the same budget. */
+	if (compress && b->comp_qname >= 0 && b->count[DNS_SEC_QUESTION] > 0 && name->len > 1 &&
+	    b->len >= DNS_HEADER_LEN + (size_t)name->len &&
+	    b->comp_work + name->len <= DNS_COMPRESS_WORK &&
+	    memcmp(b->buf + DNS_HEADER_LEN, name->wire, name->len) == 0) {
+		if (!fits(limit, b->len, 2))
+			return DNS_E_SPACE;
+		b->comp_work += name->len;
+		put16(b->buf + b->len, (uint16_t)(0xc000 | DNS_HEADER_LEN));
+		b->len += 2;
+		return DNS_OK;
+	}
 	for (size_t i = 0; name->wire[i] != 0; i += (size_t)name->wire[i] + 1)
 		starts[nl++] = i;
 	keep = nl;
@@ -1020,6 +1038,8 @@ write_name(struct dns_builder *b, const struct dns_name *name, bool compress, si
 		if (b->len + starts[i] >= 0x4000 || b->ncomp >= DNS_COMPRESS_MAX)
 			break;
 		cur = comp_add(b, cur, b->len + starts[i]);
+		if (b->len + starts[i] == DNS_HEADER_LEN)
+			b->comp_qname = (int8_t)cur;
 	}
 	b->len += need;
 	return DNS_OK;

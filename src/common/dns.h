@@ -254,6 +254,8 @@ struct dns_builder {
 	bool		 has_opt;
 	bool		 truncated;	/* an RR did not fit */
 	int8_t		 comp_root;	/* first label whose parent is the root, -1 for none */
+	int8_t		 comp_qname;	/* the label at DNS_HEADER_LEN (the question name's
+					 * first), -1 for none: names equal to it are a pointer */
 	size_t		 comp_work;	/* label bytes compared so far */
 	size_t		 ncomp;
 	struct dns_comp	 comp[DNS_COMPRESS_MAX];

@@ -3,6 +3,8 @@
 
 #include <sys/random.h>
 
+#include <endian.h>
+
 #include <sys/queue.h>
 
 #include <stdbool.h>
@@ -36,21 +38,20 @@ enum entry_kind {
 /*
  * One RRset or negative entry. data holds nitems items, each a 2-byte big-endian length and
  * that many bytes: the expanded RDATA of each RR, or for a negative entry with an SOA the SOA
- * owner name (wire form) and the SOA RDATA.
+ * owner name (wire form) and the SOA RDATA. The lower-cased name follows the data. The header
+ * is kept small (64 bytes): a full cache of 10,000 entries is mostly headers.
  */
 struct entry {
 	LIST_ENTRY(entry)	 hlink;
 	TAILQ_ENTRY(entry)	 lru;
-	uint64_t		 hash;
 	int64_t			 expires;	/* live while now < expires */
 	uint32_t		 ttl;		/* as stored: no answer shows more */
-	uint32_t		 records;	/* counted against the size: nitems, a negative 1 */
-	enum entry_kind		 kind;
+	uint32_t		 datalen;
 	uint16_t		 type;		/* the qtype, NX_TYPE for NXDOMAIN */
 	uint16_t		 nitems;
 	uint16_t		 next;		/* round robin: the RR answered first */
-	size_t			 datalen;
-	uint8_t			 namelen;	/* the lower-cased name follows the data */
+	uint8_t			 kind;		/* enum entry_kind */
+	uint8_t			 namelen;
 	uint8_t			 data[];
 };
 
@@ -98,11 +99,10 @@ get16(const uint8_t *p)
 static uint64_t
 get64le(const uint8_t *p)
 {
-	uint64_t v = 0;
+	uint64_t v;
 
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
+	memcpy(&v, p, sizeof(v));
+	return le64toh(v);
 }
 
 static uint64_t
@@ -111,7 +111,7 @@ rotl(uint64_t x, unsigned int b)
 	return x << b | x >> (64 - b);
 }
 
-static void
+static inline void
 sipround(uint64_t v[4])
 {
 	v[0] += v[1];
@@ -220,13 +220,20 @@ key_hash(const struct dnscache *c, const struct dns_name *name, uint16_t type)
 	return h ^ (h >> 29);
 }
 
+/* The records e counts against the cache size: its RRs, or 1 for a negative entry. */
+static uint32_t
+entry_records(const struct entry *e)
+{
+	return e->kind == KIND_POSITIVE ? e->nitems : 1;
+}
+
 /* Unlinks and frees e. */
 static void
 entry_remove(struct dnscache *c, struct entry *e)
 {
 	LIST_REMOVE(e, hlink);
 	TAILQ_REMOVE(&c->lru, e, lru);
-	c->records -= e->records;
+	c->records -= entry_records(e);
 	c->entries--;
 	free(e);
 }
@@ -239,7 +246,7 @@ entry_find(const struct dnscache *c, const struct dns_name *name, uint16_t type)
 	struct entry *e;
 
 	LIST_FOREACH(e, &c->buckets[h & c->mask], hlink)
-		if (e->hash == h && e->type == type && e->namelen == name->len &&
+		if (e->type == type && e->namelen == name->len &&
 		    memcmp(e->data + e->datalen, name->wire, name->len) == 0)
 			return e;
 	return NULL;
@@ -292,7 +299,7 @@ make_room(struct dnscache *c, uint32_t n, int64_t now)
 
 	while (c->opts.size - c->records < n && (e = TAILQ_FIRST(&c->lru)) != NULL) {
 		if (now < e->expires)
-			c->evictions += e->records;
+			c->evictions += entry_records(e);
 		entry_remove(c, e);
 	}
 }
@@ -305,6 +312,7 @@ insert(struct dnscache *c, const struct dns_name *name, uint16_t type, enum entr
 {
 	uint32_t records = kind == KIND_POSITIVE ? it->n : 1;
 	struct entry *e;
+	uint64_t h;
 
 	if (ttl == 0 || records == 0 || records > c->opts.size)
 		return 0;
@@ -313,19 +321,18 @@ insert(struct dnscache *c, const struct dns_name *name, uint16_t type, enum entr
 	make_room(c, records, now);
 	e = xmalloc(offsetof(struct entry, data) + it->len + name->len);
 	memset(e, 0, offsetof(struct entry, data));
-	e->hash = key_hash(c, name, type);
+	h = key_hash(c, name, type);
 	e->expires = now > INT64_MAX - ttl ? INT64_MAX : now + ttl;
 	e->ttl = ttl;
-	e->records = records;
-	e->kind = kind;
+	e->kind = (uint8_t)kind;
 	e->type = type;
 	e->nitems = it->n;
-	e->datalen = it->len;
+	e->datalen = (uint32_t)it->len;
 	e->namelen = name->len;
 	if (it->len > 0)
 		memcpy(e->data, it->buf, it->len);
 	memcpy(e->data + it->len, name->wire, name->len);
-	LIST_INSERT_HEAD(&c->buckets[e->hash & c->mask], e, hlink);
+	LIST_INSERT_HEAD(&c->buckets[h & c->mask], e, hlink);
 	TAILQ_INSERT_TAIL(&c->lru, e, lru);
 	c->records += records;
 	c->entries++;

@@ -29,6 +29,7 @@
  * configuration and hosts files (trusted), so a fixed hash is enough. */
 struct nmap_entry {
 	struct nmap_entry *next;
+	uint64_t	 hash;		/* nmap_hash of key */
 	char		*key;
 	void		*value;
 };
@@ -110,14 +111,33 @@ struct resolver {
 
 /* --- the name map -------------------------------------------------------------------- */
 
+/*
+ * FNV-1a over the key from its last character to its first, so that the hashes of all the
+ * suffixes of a name come out of one pass over it (domain_lookup); nmap_hash_step adds the
+ * character before the part hashed so far, nmap_hash_end finishes.
+ */
+#define NMAP_HASH_INIT	1469598103934665603ULL
+
+static inline uint64_t
+nmap_hash_step(uint64_t h, char c)
+{
+	return (h ^ (unsigned char)c) * 1099511628211ULL;
+}
+
+static inline uint64_t
+nmap_hash_end(uint64_t h)
+{
+	return h ^ (h >> 29);
+}
+
 static uint64_t
 nmap_hash(const char *s)
 {
-	uint64_t h = 1469598103934665603ULL;
+	uint64_t h = NMAP_HASH_INIT;
 
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h ^ (h >> 29);
+	for (size_t i = strlen(s); i-- > 0;)
+		h = nmap_hash_step(h, s[i]);
+	return nmap_hash_end(h);
 }
 
 static void
@@ -132,17 +152,24 @@ nmap_init(struct nmap *m, size_t hint)
 	m->count = 0;
 }
 
+/* The value of key, whose nmap_hash is h, or NULL. */
 static void *
-nmap_get(const struct nmap *m, const char *key)
+nmap_get_hashed(const struct nmap *m, const char *key, uint64_t h)
 {
 	struct nmap_entry *e;
 
 	if (m->nbuckets == 0)
 		return NULL;
-	for (e = m->buckets[nmap_hash(key) & (m->nbuckets - 1)]; e != NULL; e = e->next)
-		if (strcmp(e->key, key) == 0)
+	for (e = m->buckets[h & (m->nbuckets - 1)]; e != NULL; e = e->next)
+		if (e->hash == h && strcmp(e->key, key) == 0)
 			return e->value;
 	return NULL;
+}
+
+static void *
+nmap_get(const struct nmap *m, const char *key)
+{
+	return nmap_get_hashed(m, key, nmap_hash(key));
 }
 
 /* Doubles the buckets when the map gets crowded. */
@@ -157,7 +184,7 @@ nmap_grow(struct nmap *m)
 	for (size_t i = 0; i < oldn; i++) {
 		struct nmap_entry *e, *next;
 		for (e = old[i]; e != NULL; e = next) {
-			size_t b = nmap_hash(e->key) & (m->nbuckets - 1);
+			size_t b = e->hash & (m->nbuckets - 1);
 			next = e->next;
 			e->next = m->buckets[b];
 			m->buckets[b] = e;
@@ -175,7 +202,8 @@ nmap_put(struct nmap *m, const char *key, void *value)
 
 	if (m->count >= m->nbuckets)
 		nmap_grow(m);
-	b = nmap_hash(key) & (m->nbuckets - 1);
+	e->hash = nmap_hash(key);
+	b = e->hash & (m->nbuckets - 1);
 	e->key = xstrdup(key);
 	e->value = value;
 	e->next = m->buckets[b];
@@ -675,18 +703,20 @@ domain_lookup(const struct resolver *r, const char *name, uint16_t qtype, bool k
 	struct dt_candidate cand[DNS_MAXNAME / 2 + 64];
 	size_t ncand = 0, nlen = strlen(name);
 	bool a = qtype == DNS_T_A, aaaa = qtype == DNS_T_AAAA, any = qtype == DNS_T_ANY;
-	const char *p = name;
+	uint64_t h = NMAP_HASH_INIT;
+	uintptr_t v;
 
 	memset(res, 0, sizeof(*res));
-	/* Plain domains: every suffix at a label boundary, then "" (every name). */
-	for (;;) {
-		uintptr_t v = (uintptr_t)nmap_get(&r->setmap, p);
-		if (v != 0 && ncand < nitems(cand))
+	/* Plain domains: "" (every name), then every suffix at a label boundary, their hashes
+	 * taken in one pass from the right. */
+	for (size_t i = nlen;; i--) {
+		if ((i == nlen || i == 0 || name[i - 1] == '.') &&
+		    (v = (uintptr_t)nmap_get_hashed(&r->setmap, name + i,
+		    nmap_hash_end(h))) != 0 && ncand < nitems(cand))
 			cand[ncand++].set = &r->sets[v - 1];
-		if (*p == '\0')
+		if (i == 0)
 			break;
-		p = strchr(p, '.');
-		p = p != NULL ? p + 1 : name + nlen;
+		h = nmap_hash_step(h, name[i - 1]);
 	}
 	for (size_t i = 0; i < r->nwild && ncand < nitems(cand); i++) {
 		const struct ruleset *s = &r->sets[r->wild[i]];
@@ -696,7 +726,8 @@ domain_lookup(const struct resolver *r, const char *name, uint16_t qtype, bool k
 		} else if (s->dlen <= nlen && strcmp(name + nlen - s->dlen, s->domain) == 0)
 			cand[ncand++].set = s;
 	}
-	qsort(cand, ncand, sizeof(*cand), candidate_cmp);
+	if (ncand > 1)
+		qsort(cand, ncand, sizeof(*cand), candidate_cmp);
 	for (size_t i = 0; i < ncand; i++)
 		if (set_has_address(cand[i].set))
 			res->covered = true;
@@ -1117,7 +1148,10 @@ parse_query(const struct resolver *r, const uint8_t *buf, size_t len, bool tcp, 
 	size_t pos;
 	uint16_t qd, an, ns, ar;
 
-	memset(q, 0, sizeof(*q));
+	/* Not the name buffer (1 KB): name_key below writes it. */
+	memset(q, 0, offsetof(struct query, key));
+	q->key[0] = '\0';
+	q->limit = 0;
 	q->buf = buf;
 	q->len = len;
 	q->tcp = tcp;
@@ -1248,7 +1282,7 @@ resolver_query(struct resolver *r, const uint8_t *buf, size_t len, bool tcp, tim
 
 	if (in) {
 		/* Local data: configured records, hosts files and host-record. */
-		if (answer_local_name(r, &rp, &q.qname, q.key, q.qtype, 0, &source) > 0) {
+		if (known && answer_local_name(r, &rp, &q.qname, q.key, q.qtype, 0, &source) > 0) {
 			rp.aa = true;
 			done_reply(r, &rp, res, source);
 			return;
