@@ -5,6 +5,8 @@
 
 #include <stdbool.h>
 
+#define EDGE_APPTOKEN_LIFE	300	/* s: an app token attached to a stream */
+
 /* `zt edge rotate-keys` (rotate true) and `zt edge keys` for the edge.ini at config: an exit
  * status. */
 int	 edge_keys_cmd(const char *config, bool rotate);

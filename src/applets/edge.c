@@ -73,7 +73,6 @@ static const char usage[] =
 #define EDGE_REFRESH_MS		250	/* the state directory is re-read this often */
 #define EDGE_DRAIN_MS		10000	/* SIGTERM: sessions get this long to finish */
 #define EDGE_BACKLOG		512
-#define EDGE_APPTOKEN_LIFE	300	/* s: an app token attached to a stream */
 #define EDGE_APPTOKEN_REUSE	60	/* s: a cached one is reused while it has more left */
 #define EDGE_APPTOKEN_CACHE	8	/* apps per session with a cached token */
 

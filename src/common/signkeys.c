@@ -529,7 +529,7 @@ signkeys_init(const char *dir)
 int
 signkeys_rotate(const char *dir, time_t now, uint64_t max_lifetime_s, char kid[JWT_KID_LEN + 1])
 {
-	if (max_lifetime_s == 0 || max_lifetime_s > 366ULL * 86400) {
+	if (max_lifetime_s == 0 || max_lifetime_s > SIGNKEYS_LIFETIME_MAX) {
 		log_errorx("signkeys_rotate: a token lifetime of %llu s is out of range",
 		    (unsigned long long)max_lifetime_s);
 		return -1;

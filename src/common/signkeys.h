@@ -20,14 +20,16 @@
  *	kid = <22 base64url characters: 16 random bytes; the file's name>
  *	created = 2026-11-27T21:00:00Z
  *	retired = 2026-12-01T08:00:00Z		(once rotated out: no longer signs)
- *	expires = 2026-12-02T08:00:00Z		(with retired: no longer published)
+ *	expires = 2026-12-02T08:01:00Z		(with retired: no longer published)
  *
  * The current key is the newest (by created) that is not retired; a key is published in the
  * JWKS until it expires; expired files are removed by signkeys_load and signkeys_rotate.
  */
 
 #define SIGNKEYS_FILE_MAX	4096
-#define SIGNKEYS_DEFAULT_LIFETIME	(24 * 3600)	/* s: the default login session_duration */
+/* s: the longest token lifetime signkeys_rotate takes: a login's session_duration (at most
+ * 366 days) plus the verifier's leeway. */
+#define SIGNKEYS_LIFETIME_MAX		(367 * 86400)
 
 struct signkeys_info {
 	char	 kid[JWT_KID_LEN + 1];

@@ -14,29 +14,11 @@ zn_app mail.test mail "allow email-domain:example.com -ip:127.0.0.0/8"
 U=https://edge.test:$ZN_EDGE_PORT
 CA=$ZN_EDGE/ca.crt
 PW=$ZN_SECRETS/alice.pw
-printf 'correct horse battery staple' >"$PW"
+(umask 077 && printf 'correct horse battery staple' >"$PW") || exit 99
 
-# A user: with `zt edge user add` (password on standard input) when the edge has it, else the
-# file the users module reads (doc/identity.md), its scrypt hash made by Python.
-if "$ZT" edge --help 2>/dev/null | grep -q "user add"; then
-	"$ZT" edge user add -c "$ZN_EDGE_INI" alice@example.com --group dev <"$PW" \
-	    >"$T_DIR/useradd.out" 2>&1 || { cat "$T_DIR/useradd.out" >&2; exit 99; }
-else
-	(umask 077 && mkdir -p "$ZN_STATE/users") || exit 99
-	"$ZN_PY" - "$PW" "$ZN_STATE/users/alice@example.com" <<'EOF' || exit 99
-import base64, hashlib, os, sys
-pw = open(sys.argv[1], "rb").read()
-salt = os.urandom(16)
-h = hashlib.scrypt(pw, salt=salt, n=2**15, r=8, p=1, maxmem=64 * 1024 * 1024, dklen=32)
-b = lambda x: base64.b64encode(x).decode().rstrip("=")
-fd = os.open(sys.argv[2] + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-os.write(fd, ("zt-state = 1\ntype = user\nemail = alice@example.com\ngroups = dev\n"
-    "password = $scrypt$ln=15,r=8,p=1$%s$%s\ncreated = 2026-01-01T00:00:00Z\n"
-    % (b(salt), b(h))).encode())
-os.close(fd)
-os.rename(sys.argv[2] + ".tmp", sys.argv[2])
-EOF
-fi
+# A user, by `zt edge user add` (the password on standard input).
+"$ZT" edge user add -c "$ZN_EDGE_INI" alice@example.com --group dev <"$PW" \
+    >"$T_DIR/useradd.out" 2>&1 || { cat "$T_DIR/useradd.out" >&2; exit 99; }
 zn_edge_start
 
 # req NAME [curl args...]: a request; $T_DIR/NAME.h gets the head, NAME.b the body; prints

@@ -63,15 +63,29 @@ t_check "PyJWT refuses it for another audience" \
 t_run "$ZT" edge rotate-keys -c "$INI"
 t_check "rotate-keys succeeds" test "$T_RC" -eq 0
 t_check "rotate-keys names the new key" t_contains "$T_DIR/out" "New signing key"
+t_check "... and says the old one stays 24h1m: the default session_duration, plus 1m leeway" \
+	t_contains "$T_DIR/out" "stays published for 24h1m, until .*: a login lives 24h ($(
+	    )\\[identity\\] session_duration in $INI), plus 1m of clock leeway\\.$"
 "$ZT" edge keys -c "$INI" >"$T_DIR/keys" 2>&1
 t_check "zt edge keys lists two keys, one current" \
 	sh -c "[ \$(grep -c ' yes\$' '$T_DIR/keys') -eq 1 ] && [ \$(grep -c ' no\$' '$T_DIR/keys') -eq 1 ]"
-t_check "the retired key expires 24 h after its retirement" "$PY" -c '
+# expires_after KEYS KID SECONDS: in `zt edge keys` output KEYS, key KID (default: the only
+# retired one) expires SECONDS after its retirement.
+expires_after() {
+	"$PY" - "$@" <<'PYEOF'
 import sys, datetime as d
-f = open(sys.argv[1]).read().split("\n")[1:]
-old = [l.split() for l in f if l.endswith(" no")][0]
+rows = [l.split() for l in open(sys.argv[1]).read().split("\n")[1:] if l.strip()]
+kid, secs = sys.argv[2], int(sys.argv[3])
+r = [x for x in rows if x[4] == "no" and (kid == "-" or x[0] == kid)]
+assert len(r) == 1, rows
 p = lambda s: d.datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ")
-sys.exit(0 if p(old[3]) - p(old[2]) == d.timedelta(hours=24) else 1)' "$T_DIR/keys"
+got = (p(r[0][3]) - p(r[0][2])).total_seconds()
+if got != secs:
+    sys.exit("%s: expires %d s after its retirement, not %d" % (r[0][0], got, secs))
+PYEOF
+}
+t_check "the retired key expires 24 h and the 60 s leeway after its retirement" \
+	expires_after "$T_DIR/keys" - $((24 * 3600 + 60))
 claims app.test | "$ZTJWT" sign "$S" >"$T_DIR/t2" || t_fail "ztjwt sign after rotation"
 "$ZTJWT" jwks "$S" >"$T_DIR/jwks2"
 t_check "the JWKS publishes both keys" \
@@ -85,6 +99,41 @@ import jwt, sys
 a = jwt.get_unverified_header(open(sys.argv[1]).read().strip())["kid"]
 b = jwt.get_unverified_header(open(sys.argv[2]).read().strip())["kid"]
 sys.exit(a == b)' "$T_DIR/t1" "$T_DIR/t2"
+
+# [identity] session_duration of edge.ini sets how long the next retired key stays published.
+printf '\n[identity]\nsession_duration = 2h\n' >>"$INI"
+CUR=$(awk '$5 == "yes" { print $1 }' "$T_DIR/keys")
+t_run "$ZT" edge rotate-keys -c "$INI"
+t_check "rotate-keys with session_duration = 2h succeeds" test "$T_RC" -eq 0
+t_check "... saying the old key stays 2h1m: a login lives 2h, plus 1m leeway" \
+	t_contains "$T_DIR/out" "stays published for 2h1m, until .*: a login lives 2h ($(
+	    )\\[identity\\] session_duration in $INI), plus 1m of clock leeway\\.$"
+"$ZT" edge keys -c "$INI" >"$T_DIR/keys2" 2>&1
+t_check "the key it retired expires 2 h and 60 s after its retirement" \
+	expires_after "$T_DIR/keys2" "$CUR" $((2 * 3600 + 60))
+EXP=$(awk -v k="$CUR" '$1 == k { print $4 }' "$T_DIR/keys2")
+t_check "... the time rotate-keys printed ($EXP)" t_contains "$T_DIR/out" "until $EXP, "
+t_check "the key retired before still expires 24 h and 60 s after its retirement" \
+	expires_after "$T_DIR/keys2" "$(awk '$5 == "no" { print $1 }' "$T_DIR/keys")" \
+	$((24 * 3600 + 60))
+t_check "the JWKS publishes the three keys" \
+	sh -c "'$ZTJWT' jwks '$S' | grep -o '\"kid\"' | wc -l | grep -qx 3"
+# A session shorter than an app token (5 min): the key stays as long as the app tokens.
+sed -i 's/^session_duration = 2h$/session_duration = 1m/' "$INI"
+CUR=$(awk '$5 == "yes" { print $1 }' "$T_DIR/keys2")
+t_run "$ZT" edge rotate-keys -c "$INI"
+t_check "with session_duration = 1m the old key stays 6m: an app token lives 5m, plus 1m" \
+	t_contains "$T_DIR/out" "stays published for 6m, until .*: an app token lives 5m"
+"$ZT" edge keys -c "$INI" >"$T_DIR/keys3" 2>&1
+t_check "... and expires 6 min after its retirement" expires_after "$T_DIR/keys3" "$CUR" 360
+# An edge.ini with an error: rotate-keys names it and makes no key.
+sed -i 's/^session_duration = 1m$/session_duration = 30s/' "$INI"
+n=$(ls "$S/keys" | wc -l)
+t_run "$ZT" edge rotate-keys -c "$INI"
+t_check "rotate-keys refuses an edge.ini with an error, naming the setting" \
+	sh -c "[ $T_RC -eq 1 ] && grep -q 'session_duration must be between 1m' '$T_DIR/err'"
+t_check "... and makes no key" test "$(ls "$S/keys" | wc -l)" -eq "$n"
+sed -i 's/^session_duration = 30s$/session_duration = 2h/' "$INI"
 
 # Refusals of the CLI: a key file others may read, an edge.ini that does not exist.
 K=$(ls "$S/keys" | head -1)

@@ -192,6 +192,9 @@ START_TEST(test_rotate)
 	ck_assert_int_eq(signkeys_next_change(sdir, T0 + DAY), 0);
 
 	ck_assert_int_eq(signkeys_rotate(sdir, T0, 0, NULL), -1);
+	ck_assert_int_eq(signkeys_rotate(sdir, T0, SIGNKEYS_LIFETIME_MAX + 1, NULL), -1);
+	/* The longest session_duration (366 days) plus the leeway is taken. */
+	ck_assert_int_eq(signkeys_rotate(sdir, T0 + DAY, 366 * DAY + JWT_LEEWAY, NULL), 0);
 	jwt_keyset_free(ks1);
 	jwt_keyset_free(ks2);
 	jwt_keyset_free(ks3);
