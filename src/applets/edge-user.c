@@ -70,10 +70,12 @@ user_read_tty(int fd, const char *prompt, char *buf, size_t len)
 	raw.c_lflag &= ~(tcflag_t)(ECHO | ICANON | ISIG);
 	raw.c_cc[VMIN] = 1;
 	raw.c_cc[VTIME] = 0;
-	fputs(prompt, stderr);
-	fflush(stderr);
+	/* The mode first, then the prompt: whatever is typed once the prompt shows is kept
+	 * (TCSAFLUSH drops only what was typed before), and never echoed. */
 	if (tcsetattr(fd, TCSAFLUSH, &raw) == -1)
 		return -1;
+	fputs(prompt, stderr);
+	fflush(stderr);
 	for (;;) {
 		unsigned char c;
 		ssize_t r = read(fd, &c, 1);
@@ -103,7 +105,7 @@ user_read_tty(int fd, const char *prompt, char *buf, size_t len)
 			break;
 		}
 	}
-	(void)tcsetattr(fd, TCSAFLUSH, &old);
+	(void)tcsetattr(fd, TCSADRAIN, &old);
 	fputc('\n', stderr);
 	if (ret == 0 && n >= len)
 		n = len - 1;

@@ -39,8 +39,12 @@ mkfifo "$T_DIR/pw.fifo"
 	<"$T_DIR/pw.fifo" >"$T_DIR/add.out" 2>"$T_DIR/add.err" &
 pid=$!
 exec 3>"$T_DIR/pw.fifo"
-# The process is waiting for its password: what ps shows of it.
-tr '\0' ' ' <"/proc/$pid/cmdline" >"$T_DIR/cmdline"
+# The process is waiting for its password: what ps shows of it, once the shell that opened the
+# FIFO has become zt (the redirection happens before exec).
+is_zt() {
+	tr '\0' ' ' <"/proc/$pid/cmdline" >"$T_DIR/cmdline" && grep -q 'edge user add' "$T_DIR/cmdline"
+}
+t_wait is_zt 10
 printf '%s\n' "$PW" >&3
 exec 3>&-
 wait "$pid"
@@ -59,7 +63,7 @@ t_check "the password is nowhere in the state or the output" \
 
 # --- a terminal: asked twice, without echo -----------------------------------------------------
 /usr/bin/python3 - "$ZT" "$C" "$PW" >"$T_DIR/pty.out" 2>&1 <<'PY'
-import os, pty, sys, time
+import os, pty, select, signal, sys, time
 zt, conf, pw = sys.argv[1:4]
 pid, fd = pty.fork()
 if pid == 0:
@@ -69,6 +73,8 @@ def until(what):
     global out
     deadline = time.time() + 20
     while what not in out and time.time() < deadline:
+        if not select.select([fd], [], [], max(0, deadline - time.time()))[0]:
+            break
         try:
             out += os.read(fd, 1024)
         except OSError:
@@ -78,6 +84,8 @@ os.write(fd, pw.encode() + b"\r")
 until(b"Again: ")
 os.write(fd, pw.encode() + b"\r")
 until(b"Added bob@example.com.")
+if b"Added bob@example.com." not in out:
+    os.kill(pid, signal.SIGKILL)
 _, status = os.waitpid(pid, 0)
 sys.stdout.write(out.decode(errors="replace"))
 if pw.encode() in out:
