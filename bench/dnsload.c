@@ -4,7 +4,7 @@
  * here; see doc/performance.md). Built by bench/dns.py at run time with `cc -O2`.
  *
  *     dnsload [-s ADDR] -p PORT -d FILE [-c SOCKETS] [-q OUTSTANDING] [-l SECONDS]
- *             [-t TIMEOUT] [-b BATCH] [-a ADDRESS]
+ *             [-t TIMEOUT] [-b BATCH] [-a ADDRESS] [-Q RATE]
  *
  *     -s ADDR         the server (default 127.0.0.1; IPv4 or IPv6 literal)
  *     -p PORT         its port
@@ -19,6 +19,9 @@
  *                     the next name (default 2)
  *     -b BATCH        at most this many datagrams per recvmmsg/sendmmsg (default 64)
  *     -a ADDRESS      also check that every NOERROR answer holds an A record with this address
+ *     -Q RATE         send at most RATE queries a second (default: as fast as answers come);
+ *                     a free slot waits until the rate allows its next query, which is then
+ *                     timed from when it is sent
  *
  * Closed loop: each socket has OUTSTANDING/SOCKETS slots; a slot sends a query, and when its
  * answer arrives (or it times out) sends the next name. Answers are matched by socket and ID
@@ -74,8 +77,10 @@ struct sock {
 	unsigned	 nslots;
 	unsigned	 ngen;		/* IDs are slot + nslots * gen, gen < ngen */
 	struct slot	*slots;
-	unsigned	*todo;		/* free slots to send, nfree of them */
+	unsigned	*todo;		/* slots to send, ntodo of them */
 	unsigned	 ntodo;
+	unsigned	*idle;		/* with -Q: free slots waiting for the rate, nidle */
+	unsigned	 nidle;
 	uint8_t		(*hdr)[12];	/* the 12-byte header each slot sends */
 };
 
@@ -84,6 +89,8 @@ static size_t nqs, nextq;
 static struct sock *socks;
 static unsigned nsocks, batch = 64;
 static uint64_t timeout_ns = 2000000000ULL;
+static double rate;			/* -Q; 0: no limit */
+static uint64_t rate_t0, released;	/* queries the rate has let go since rate_t0 */
 static int check_addr;
 static uint8_t want_addr[4];
 
@@ -122,7 +129,7 @@ usage(const char *why)
 	if (why != NULL)
 		fprintf(stderr, "dnsload: %s\n", why);
 	fprintf(stderr, "usage: dnsload [-s ADDR] -p PORT -d FILE [-c SOCKETS] [-q OUTSTANDING] "
-	    "[-l SECONDS] [-t TIMEOUT] [-b BATCH] [-a ADDRESS]\n");
+	    "[-l SECONDS] [-t TIMEOUT] [-b BATCH] [-a ADDRESS] [-Q RATE]\n");
 	exit(2);
 }
 
@@ -267,6 +274,8 @@ has_addr(const uint8_t *m, size_t len, size_t off)
 	return 0;
 }
 
+static void prepare(struct sock *, unsigned);
+
 static void
 record_latency(uint64_t ns)
 {
@@ -278,9 +287,48 @@ record_latency(uint64_t ns)
 		lat_max_us = us;
 }
 
-/* Gives slot i of s its next question and queues it for sending. */
+/* Gives slot i of s its next question and queues it for sending (with -Q: for release()). */
 static void
 queue(struct sock *s, unsigned i)
+{
+	struct slot *sl = &s->slots[i];
+
+	if (rate > 0) {
+		sl->sent_ns = 0;
+		s->idle[s->nidle++] = i;
+		return;
+	}
+	prepare(s, i);
+}
+
+static void
+flush(struct sock *s);
+
+/* With -Q: sends as many waiting slots as the rate allows at time t, round robin. */
+static void
+release(uint64_t t)
+{
+	uint64_t allowed = (uint64_t)((double)(t - rate_t0) / 1e9 * rate);
+	int more = 1;
+
+	while (more && released < allowed) {
+		more = 0;
+		for (unsigned j = 0; j < nsocks && released < allowed; j++) {
+			struct sock *s = &socks[j];
+
+			if (s->nidle == 0)
+				continue;
+			prepare(s, s->idle[--s->nidle]);
+			released++;
+			more = 1;
+		}
+	}
+	for (unsigned j = 0; j < nsocks; j++)
+		flush(&socks[j]);
+}
+
+static void
+prepare(struct sock *s, unsigned i)
 {
 	struct slot *sl = &s->slots[i];
 
@@ -480,7 +528,7 @@ main(int argc, char **argv)
 	double user, sys, elapsed;
 
 	nsocks = 4;
-	while ((opt = getopt(argc, argv, "s:p:d:c:q:l:t:b:a:h")) != -1) {
+	while ((opt = getopt(argc, argv, "s:p:d:c:q:l:t:b:a:Q:h")) != -1) {
 		switch (opt) {
 		case 's': server = optarg; break;
 		case 'p': port = optarg; arg_num(opt, optarg, 1, 65535); break;
@@ -492,6 +540,7 @@ main(int argc, char **argv)
 			timeout_ns = (uint64_t)(arg_num(opt, optarg, 0.001, 60) * 1e9);
 			break;
 		case 'b': batch = (unsigned)arg_num(opt, optarg, 1, MAXBATCH); break;
+		case 'Q': rate = arg_num(opt, optarg, 1, 1e8); break;
 		case 'a':
 			if (inet_pton(AF_INET, optarg, want_addr) != 1)
 				usage("-a: expected an IPv4 address");
@@ -533,6 +582,7 @@ main(int argc, char **argv)
 		s->slots = xcalloc(s->nslots, sizeof(*s->slots));
 		s->todo = xcalloc(s->nslots, sizeof(*s->todo));
 		s->hdr = xcalloc(s->nslots, sizeof(*s->hdr));
+		s->idle = xcalloc(s->nslots, sizeof(*s->idle));
 		for (unsigned i = 0; i < s->nslots; i++) {
 			/* RD, one question, nothing else: what dnsperf sends without -e */
 			static const uint8_t h[12] = { 0, 0, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0 };
@@ -557,6 +607,7 @@ main(int argc, char **argv)
 	t0 = now_ns();
 	t_stop = t0 + (uint64_t)(seconds * 1e9);
 	t_last_scan = t0;
+	rate_t0 = t0;
 	for (unsigned j = 0; j < nsocks; j++) {
 		for (unsigned i = 0; i < socks[j].nslots; i++)
 			queue(&socks[j], i);
@@ -575,9 +626,13 @@ main(int argc, char **argv)
 			expire(t, sending);
 			t_last_scan = t;
 		}
+		if (sending && rate > 0)
+			release(t);
 		wait_ms = (int)(((sending ? t_stop : t_end) - t) / 1000000ULL) + 1;
 		if (wait_ms > 10)
 			wait_ms = 10;
+		if (sending && rate > 0)
+			wait_ms = 1;
 		n = epoll_wait(ep, evs, 64, wait_ms);
 		if (n < 0 && errno != EINTR) {
 			perror("dnsload: epoll_wait");
@@ -594,9 +649,9 @@ main(int argc, char **argv)
 	elapsed = (double)(t_done - t0) / 1e9;
 
 	printf("{\"server\": \"%s\", \"port\": %s, \"queries_file\": %zu, \"sockets\": %u, "
-	    "\"outstanding\": %u, \"batch\": %u, \"seconds\": %.6f, \"send_seconds\": %g, "
-	    "\"timeout\": %g,\n", server, port, nqs, nsocks, outstanding, batch, elapsed, seconds,
-	    (double)timeout_ns / 1e9);
+	    "\"outstanding\": %u, \"batch\": %u, \"rate\": %g, \"seconds\": %.6f, "
+	    "\"send_seconds\": %g, \"timeout\": %g,\n", server, port, nqs, nsocks, outstanding,
+	    batch, rate, elapsed, seconds, (double)timeout_ns / 1e9);
 	printf(" \"sent\": %llu, \"send_failed\": %llu, \"answered\": %llu, \"lost\": %llu, "
 	    "\"unmatched\": %llu, \"truncated\": %llu, ", (unsigned long long)sent,
 	    (unsigned long long)send_failed, (unsigned long long)answered,
