@@ -1,5 +1,7 @@
-"""dns.py: `zt dns serve` against dnsmasq on one configuration, driven by dnsperf on loopback, for
-three loads: names answered by address=, names answered from the cache, names forwarded upstream.
+"""dns.py: `zt dns serve` against dnsmasq on one configuration, on loopback, for three loads: names
+answered by address=, names answered from the cache, names forwarded upstream. The load at
+saturation comes from bench/dnsload.c (address= and cache; --loader dnsperf for dnsperf) or
+dnsperf (forwarded); the fixed-rate phase from dnsperf.
 
 Each round runs every load against both servers, one after the other (the order alternates between
 rounds); the tables show the median of the rounds. Per server and load: queries per second at
@@ -69,10 +71,11 @@ port={port}
 
 def add_arguments(ap):
     g = ap.add_argument_group("dns")
-    g.add_argument("--loader", choices=("dnsperf", "dnsload"), default="dnsperf",
-                   help="the load generator at saturation: dnsperf (default) or bench/dnsload.c "
-                   "(batched, a fraction of dnsperf's CPU per query); the fixed-rate phase and "
-                   "the cache warm-up use dnsperf either way")
+    g.add_argument("--loader", choices=("dnsload", "dnsperf"), default="dnsload",
+                   help="the load generator at saturation of the address= and cache loads: "
+                   "bench/dnsload.c (default; batched, less CPU per query than dnsperf) or "
+                   "dnsperf; the forwarded load, the fixed-rate phase and the cache warm-up use "
+                   "dnsperf either way")
     g.add_argument("--dnsperf", default="-c 1 -T 1 -q 100", metavar="ARGS",
                    help="dnsperf load options at saturation (default: %(default)s)")
     g.add_argument("--dnsload", default="-c 4 -q 128", metavar="ARGS",
