@@ -1,5 +1,7 @@
-"""dns.py: `zt dns serve` against dnsmasq on one configuration, driven by dnsperf on loopback, for
-three loads: names answered by address=, names answered from the cache, names forwarded upstream.
+"""dns.py: `zt dns serve` against dnsmasq on one configuration, on loopback, for three loads: names
+answered by address=, names answered from the cache, names forwarded upstream. The load at
+saturation comes from bench/dnsload.c (address= and cache; --loader dnsperf for dnsperf) or
+dnsperf (forwarded); the fixed-rate phase from dnsperf.
 
 Each round runs every load against both servers, one after the other (the order alternates between
 rounds); the tables show the median of the rounds. Per server and load: queries per second at
@@ -8,6 +10,7 @@ dnsperf sharing the machine), the share of a core the server used (near 100 %: t
 bottleneck), latency p50/p99 at saturation and at a fixed rate, and RSS after the run.
 """
 import array
+import json
 import os
 import random
 import re
@@ -68,8 +71,16 @@ port={port}
 
 def add_arguments(ap):
     g = ap.add_argument_group("dns")
+    g.add_argument("--loader", choices=("dnsload", "dnsperf"), default="dnsload",
+                   help="the load generator at saturation of the address= and cache loads: "
+                   "bench/dnsload.c (default; batched, less CPU per query than dnsperf) or "
+                   "dnsperf; the forwarded load, the fixed-rate phase and the cache warm-up use "
+                   "dnsperf either way")
     g.add_argument("--dnsperf", default="-c 1 -T 1 -q 100", metavar="ARGS",
                    help="dnsperf load options at saturation (default: %(default)s)")
+    g.add_argument("--dnsload", default="-c 4 -q 128", metavar="ARGS",
+                   help="dnsload options at saturation (default: %(default)s): sockets, "
+                   "queries in flight")
     g.add_argument("--rate", type=int, default=5000,
                    help="queries per second of the fixed-rate latency phase of the address= and "
                    "cache loads (default: %(default)s)")
@@ -195,6 +206,8 @@ class Bench:
         if args.seconds:
             self.seconds = args.seconds
         self.dnsperf_opts = args.dnsperf.split()
+        self.dnsload_opts = args.dnsload.split()
+        self.dnsload_exe = None
         self.servers = {}
         self.upstream = None
         self.upstream_port = None
@@ -209,7 +222,8 @@ class Bench:
     def check_tools(self):
         if self.cache_size < 100:
             raise BenchError("--cache-size must be at least 100: the cache load needs room")
-        missing = [t for t in ("dnsperf", "cc" if self.args.upstream == "c" else None,
+        missing = [t for t in ("dnsperf", "cc" if self.args.upstream == "c" or
+                               self.args.loader == "dnsload" else None,
                                "taskset" if self.args.pin else None)
                    if t and shutil.which(t) is None]
         if not os.access(DNSMASQ, os.X_OK):
@@ -252,6 +266,43 @@ class Bench:
         self.upstream_port = int(line)
         self.wait_ready("upstream", self.upstream, self.upstream_port, "x.bench.test",
                         UPSTREAM_ADDR)
+
+    def build_dnsload(self):
+        exe = self.s.path("dnsload")
+        src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dnsload.c")
+        r = subprocess.run(["cc", "-O2", "-o", exe, src], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise BenchError("cannot build %s:\n%s" % (src, r.stderr.strip()))
+        self.dnsload_exe = exe
+
+    def dnsload(self, port, datafile, seconds, want):
+        """Runs bench/dnsload.c at saturation; returns a summary like parse_dnsperf's (with the
+        percentiles in "p50"/"p99", seconds), no latency list, and its CPU seconds."""
+        argv = self.pin(0) + [self.dnsload_exe, "-s", "127.0.0.1", "-p", str(port), "-d",
+                              datafile, "-l", "%g" % seconds, "-t", "2", "-a", want]
+        argv += self.dnsload_opts
+        out = self.s.path("dnsload.out")
+        status, cpu, wall = benchlib.run_child(self.s, argv, out, seconds + 30)
+        try:
+            with open(out) as f:
+                j = json.load(f)
+        except (OSError, ValueError) as e:
+            raise BenchError("dnsload failed (status %d, %s): %s: %s" % (
+                status, e, " ".join(argv), self.s.log_tail("child.err", 2)))
+        os.unlink(out)
+        if status != 0 or not j["answered"]:
+            raise BenchError("dnsload got no answers from 127.0.0.1:%d (status %d)"
+                             % (port, status))
+        n = j["answered"]
+        summary = {
+            "sent": j["sent"], "completed": n, "lost": j["lost"], "run_time": j["seconds"],
+            "qps": j["qps"], "process_wall": wall,
+            "rcodes": ", ".join("%s %d (%.2f%%)" % (k, v, 100.0 * v / n)
+                                for k, v in j["rcodes"].items()),
+            "p50": j["latency_us"]["p50"] / 1e6, "p99": j["latency_us"]["p99"] / 1e6,
+            "unmatched": j["unmatched"], "wrong_address": j["wrong_address"],
+        }
+        return summary, None, cpu
 
     def wait_ready(self, who, proc, port, name, want):
         deadline = time.monotonic() + 10
@@ -340,7 +391,11 @@ class Bench:
         h0, m0 = counters(port)
         c0, u0 = benchlib.proc_cpu(pid), benchlib.proc_cpu(self.upstream.pid)[0]
         b0, t0 = benchlib.machine_busy()
-        summary, lat, perf_cpu = self.dnsperf(port, datafile, self.seconds, once=once)
+        if self.args.loader == "dnsload" and load != "forward":
+            want = "10.0.0.1" if load == "address" else UPSTREAM_ADDR
+            summary, lat, perf_cpu = self.dnsload(port, datafile, self.seconds, want)
+        else:
+            summary, lat, perf_cpu = self.dnsperf(port, datafile, self.seconds, once=once)
         c1, u1 = benchlib.proc_cpu(pid), benchlib.proc_cpu(self.upstream.pid)[0]
         b1, t1 = benchlib.machine_busy()
         h1, m1 = counters(port)
@@ -359,11 +414,18 @@ class Bench:
             "cpu_per_100k": cpu / summary["completed"] * 1e5,
             "server_core_pct": 100.0 * cpu / wall,
             "kernel_pct": 100.0 * system / (user + system) if user + system else None,
-            "dnsperf_core_pct": 100.0 * perf_cpu / summary["process_wall"],
+            "loader": ("dnsload" if self.args.loader == "dnsload" and load != "forward"
+                       else "dnsperf"),
+            "loader_core_pct": 100.0 * perf_cpu / summary["process_wall"],
+            "loader_us_per_query": perf_cpu / summary["completed"] * 1e6,
+            "unmatched": summary.get("unmatched"),
+            "wrong_address": summary.get("wrong_address"),
             "upstream_core_pct": 100.0 * (u1 - u0) / wall,
             "others_pct": max(0.0, 100.0 * others / (t1 - t0)),
-            "p50_ms": 1000 * benchlib.percentile(lat, 50),
-            "p99_ms": 1000 * benchlib.percentile(lat, 99),
+            "p50_ms": 1000 * (benchlib.percentile(lat, 50) if lat is not None
+                              else summary["p50"]),
+            "p99_ms": 1000 * (benchlib.percentile(lat, 99) if lat is not None
+                              else summary["p99"]),
             "hits": diff(h1, h0),
             "misses": diff(m1, m0),
         })
@@ -393,6 +455,8 @@ class Bench:
 
     def run(self):
         self.check_tools()
+        if self.args.loader == "dnsload":
+            self.build_dnsload()
         self.start_upstream()
         self.start_servers()
         self.write_names(self.s.path("address.txt"), "h%d.bench.internal A\n", ADDRESS_NAMES)
@@ -410,9 +474,11 @@ class Bench:
                     rounds[load][who].append(r)
                     if self.args.verbose:
                         print("  round %d %-7s %-8s %8.0f q/s  %.3f CPU s/100k  %3.0f%% core  "
-                              "p99 %.2f ms  others %.0f%%" % (
+                              "p99 %.2f ms  %s %.2f us/q %3.0f%% core  others %.0f%%" % (
                                   rnd + 1, load, who, r["qps"], r["cpu_per_100k"],
-                                  r["server_core_pct"], r["p99_ms"], r["others_pct"]),
+                                  r["server_core_pct"], r["p99_ms"], r["loader"],
+                                  r["loader_us_per_query"], r["loader_core_pct"],
+                                  r["others_pct"]),
                               flush=True)
         final = {who: benchlib.proc_memory(p.pid) for who, (p, _) in self.servers.items()}
         return rounds, final
@@ -431,7 +497,8 @@ FIGURES = (
     ("rate_cpu_per_100k", "server CPU s per 100k at {rate} q/s", 3),
     ("rss_kib", "RSS after the load, KiB", 0),
     ("lost", "queries lost", 0),
-    ("dnsperf_core_pct", "dnsperf CPU, % of one core", 0),
+    ("loader_core_pct", "load generator CPU, % of one core", 0),
+    ("loader_us_per_query", "load generator CPU per query, us", 2),
     ("others_pct", "other processes, % of the machine", 0),
 )
 
@@ -467,7 +534,7 @@ def summarise(rounds, final, args, bench):
     result = {"settings": {
         "rounds": args.rounds, "seconds": bench.seconds, "rate": args.rate,
         "rate_seconds": bench.rate_seconds, "forward_rate": args.forward_rate,
-        "dnsperf": args.dnsperf,
+        "dnsperf": args.dnsperf, "loader": args.loader, "dnsload": args.dnsload,
         "upstream": args.upstream, "pinned": args.pin, "cache_size": bench.cache_size,
         "address_names": ADDRESS_NAMES, "cache_names": bench.cache_names,
         "config": CONF}, "loads": {}, "goals": []}
@@ -486,7 +553,8 @@ def summarise(rounds, final, args, bench):
                 note = "%s: %s" % (g[2], "-" if met is None else "met" if met else "NOT met")
                 result["goals"].append({"load": load, "figure": key, "goal": "%s %s" % g[:2],
                                         "ratio": rt, "met": met})
-            if key in ("dnsperf_core_pct", "others_pct", "lost", "kernel_pct"):
+            if key in ("loader_core_pct", "loader_us_per_query", "others_pct", "lost",
+                       "kernel_pct"):
                 rt = None
             rate = args.forward_rate if load == "forward" else args.rate
             rows.append((label.format(rate=rate), digits, vals, rt, note))
@@ -507,6 +575,22 @@ def summarise(rounds, final, args, bench):
                 if share and min(share) < 0.99:
                     notes.append("WARNING: only %.0f%% of %s's queries went upstream"
                                  % (100 * min(share), who))
+        for who in PEERS:
+            bad = ["round %d: %s" % (r["round"], ", ".join(
+                "%d %s" % (r[k], k.replace("_", " ")) for k in ("wrong_address", "unmatched")
+                if r.get(k))) for r in rounds[load][who]
+                if r.get("wrong_address") or r.get("unmatched")]
+            if bad:
+                notes.append("WARNING: dnsload got from %s %s" % (who, "; ".join(bad)))
+        if load == "cache" and bench.args.loader == "dnsload":
+            # zt counts cache lookups in hits.bind, dnsmasq also its CHAOS answers: every
+            # answered query is a hit, and the server cannot have answered more than were sent.
+            for who in PEERS:
+                off = [r["round"] for r in rounds[load][who] if r["hits"] is None or
+                       not r["completed"] <= r["hits"] <= r["sent"] + 3]
+                if off:
+                    notes.append("WARNING: %s's hits.bind does not match dnsload's count of "
+                                 "answers in round %s" % (who, ", ".join(map(str, off))))
         for who in PEERS:
             odd = sorted({r[k] for r in rounds[load][who] for k in ("rcodes", "rate_rcodes")
                           if not re.fullmatch(r"NOERROR \d+ \(100\.00%\)", r[k])})
@@ -550,8 +634,11 @@ def summarise(rounds, final, args, bench):
 def run(session, args, top, zt):
     """Runs the comparison; prints its tables and returns its JSON section."""
     bench = Bench(session, args, top, zt)
-    print("dns: %d rounds; per load and server %g s at saturation (dnsperf %s), then %g s at "
-          "%d q/s (forwarded: %d q/s)" % (args.rounds, bench.seconds, args.dnsperf,
+    print("dns: %d rounds; per load and server %g s at saturation (%s), then %g s at "
+          "%d q/s (forwarded: %d q/s)" % (args.rounds, bench.seconds, "dnsload %s; forwarded: "
+                                          "dnsperf %s" % (args.dnsload, args.dnsperf)
+                                          if args.loader == "dnsload" else
+                                          "dnsperf " + args.dnsperf,
                                           bench.rate_seconds, args.rate, args.forward_rate),
           flush=True)
     rounds, final = bench.run()
