@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct bufferevent;
 struct event_base;
 struct ev_signals;
 struct ev_timer;
@@ -19,6 +20,14 @@ struct event_base *ev_base_new(void);
  * TLS state and buffers would never be released). Call it once everything of ours that used
  * the base is freed. NULL is a no-op. */
 void		 ev_base_free(struct event_base *base);
+/* Runs bev's write callback in this turn of the loop, as if its socket had been reported
+ * writable: libevent 2.1's socket and TLS bufferevents otherwise wait for the next epoll_wait
+ * before writing what was added to their output. Nothing when writing is disabled or the
+ * output is empty; a socket that is not writable just makes the write wait as before. */
+void		 ev_bufferevent_write_now(struct bufferevent *bev);
+/* Runs bev's read callback in this turn of the loop (when reading is enabled): for data that
+ * a layer below the socket already holds (TLS read-ahead, tls_bufferevent_pending). */
+void		 ev_bufferevent_read_now(struct bufferevent *bev);
 /* The libevent version string this process runs with. */
 const char	*ev_version_string(void);
 

@@ -21,6 +21,7 @@
 #include <event2/event.h>
 #include <event2/util.h>
 
+#include "ev.h"
 #include "log.h"
 #include "mux.h"
 #include "tls.h"
@@ -147,6 +148,9 @@ struct mux_session {
 	uint32_t		*checks;	/* CHECK ids in flight (max_checks of them) */
 	size_t			 nchecks;
 	struct event		*hello_ev, *ka_ev, *close_ev, *pump_ev;
+	struct event		*werr_ev;	/* a write failed: reported after a last read */
+	short			 werr_what;
+	int			 werr_errno;
 	struct mux_counters	*counters;	/* the application's totals, or NULL */
 };
 
@@ -1550,6 +1554,8 @@ session_fail(struct mux_session *s)
 	timers_stop(s);
 	/* Keep reading (and discarding) so that closing does not turn into a TCP reset. */
 	bufferevent_enable(s->bev, EV_READ);
+	if (tls_bufferevent_pending(s->bev))
+		ev_bufferevent_read_now(s->bev);
 	streams_close_all(s, s->fail_code, s->fail_reason);
 	if (s->freed || s->state != MUX_S_CLOSING)
 		return;
@@ -1609,9 +1615,14 @@ static void
 pump_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct mux_session *s = arg;
+	bool idle = !s->freed && output_len(s) == 0;
 
 	session_ref(s);
 	pump_run(s);
+	/* Write the frames now, not after the next epoll_wait reports the socket writable. Only
+	 * when the output was empty: otherwise the socket is full and libevent waits for it. */
+	if (!s->freed && idle)
+		ev_bufferevent_write_now(s->bev);
 	session_unref(s);
 }
 
@@ -2141,7 +2152,7 @@ read_cb(struct bufferevent *bev, void *arg)
 	uint8_t h[MUX_HEADER_LEN];
 	struct mux_frame f;
 	const char *err;
-	bool any = false;
+	bool any = false, idle = evbuffer_get_length(bufferevent_get_output(bev)) == 0;
 
 	session_ref(s);
 	if (s->state == MUX_S_CLOSING) {
@@ -2176,6 +2187,15 @@ read_cb(struct bufferevent *bev, void *arg)
 	}
 	if (any)
 		s->last_rx = now_ms();
+	/* Records that TLS read-ahead took in with the last read() are not news to epoll: read
+	 * them in this turn (one record per turn of the loop, no system call). Control frames the
+	 * handlers queued (credit, answers) go out now. */
+	if (!s->freed) {
+		if (tls_bufferevent_pending(bev))
+			ev_bufferevent_read_now(bev);
+		if (idle)
+			ev_bufferevent_write_now(bev);
+	}
 done:
 	session_unref(s);
 }
@@ -2194,16 +2214,53 @@ write_cb(struct bufferevent *bev, void *arg)
 	session_unref(s);
 }
 
+static void	session_ended(struct mux_session *, struct bufferevent *, short, int);
+
 /* EOF or error on the connection: the session ends (with the GOAWAY's reason if any). */
 static void
 event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct mux_session *s = arg;
-	char reason[MUX_MAX_REASON + 1];
 	int err = EVUTIL_SOCKET_ERROR();
 
-	if ((what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) == 0)
+	if ((what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) == 0) {
+		/* The handshake is over: the records read ahead with its last message. */
+		if ((what & BEV_EVENT_CONNECTED) != 0 && !s->freed &&
+		    tls_bufferevent_pending(bev))
+			ev_bufferevent_read_now(bev);
 		return;
+	}
+	/* A write failed (the peer closed or reset the connection) while the peer may still
+	 * have sent something we have not read: a GOAWAY saying why. epoll would report both
+	 * and libevent would read first; a write started before epoll_wait
+	 * (ev_bufferevent_write_now) learns of the end first. Read once more, then report. */
+	if ((what & (BEV_EVENT_WRITING | BEV_EVENT_TIMEOUT)) == BEV_EVENT_WRITING &&
+	    !s->freed && s->state < MUX_S_CLOSING && !s->goaway_recv &&
+	    !event_pending(s->werr_ev, EV_TIMEOUT, NULL) &&
+	    (bufferevent_get_enabled(bev) & EV_READ) != 0) {
+		s->werr_what = what;
+		s->werr_errno = err;
+		ev_bufferevent_read_now(bev);
+		event_active(s->werr_ev, EV_TIMEOUT, 0);	/* after that read */
+		return;
+	}
+	session_ended(s, bev, what, err);
+}
+
+/* The deferred report of a failed write (event_cb), unless the session ended meanwhile. */
+static void
+werr_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mux_session *s = arg;
+
+	session_ended(s, s->bev, s->werr_what, s->werr_errno);
+}
+
+static void
+session_ended(struct mux_session *s, struct bufferevent *bev, short what, int err)
+{
+	char reason[MUX_MAX_REASON + 1];
+
 	session_ref(s);
 	if (s->state == MUX_S_CLOSED || s->freed)
 		goto done;
@@ -2395,12 +2452,19 @@ mux_session_new(struct event_base *base, struct bufferevent *bev, bool server,
 	s->ka_ev = evtimer_new(base, keepalive_cb, s);
 	s->close_ev = evtimer_new(base, close_timeout_cb, s);
 	s->pump_ev = event_new(base, -1, 0, pump_cb, s);
-	if (s->hello_ev == NULL || s->ka_ev == NULL || s->close_ev == NULL || s->pump_ev == NULL)
+	s->werr_ev = event_new(base, -1, 0, werr_cb, s);
+	if (s->hello_ev == NULL || s->ka_ev == NULL || s->close_ev == NULL || s->pump_ev == NULL ||
+	    s->werr_ev == NULL)
 		fatalx("mux_session_new: out of memory for events");
 	bufferevent_setcb(bev, read_cb, write_cb, event_cb, s);
 	bufferevent_setwatermark(bev, EV_WRITE, MUX_OUTPUT_LOW, 0);
 	bufferevent_setwatermark(bev, EV_READ, 0, 0);
+	/* One read() for several records; read_cb, event_cb (after the handshake) and
+	 * session_fail read what OpenSSL holds beyond the record libevent asked for. */
+	tls_bufferevent_read_ahead(bev);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	if (tls_bufferevent_pending(bev))
+		ev_bufferevent_read_now(bev);
 	tv.tv_sec = lim.hello_timeout_ms / 1000;
 	tv.tv_usec = (suseconds_t)(lim.hello_timeout_ms % 1000 * 1000);
 	evtimer_add(s->hello_ev, &tv);
@@ -2457,6 +2521,7 @@ session_destroy(struct mux_session *s)
 	event_free(s->ka_ev);
 	event_free(s->close_ev);
 	event_free(s->pump_ev);
+	event_free(s->werr_ev);
 	bufferevent_free(s->bev);
 	evbuffer_free(s->ctrl);
 	free(s->buckets);
@@ -3098,8 +3163,13 @@ splice_on_data(struct mux_splice *sp, struct mux_stream *st)
 		goto done;
 	}
 	if ((n = evbuffer_get_length(in)) > 0) {
-		evbuffer_add_buffer(bufferevent_get_output(sp->bev), in);
+		struct evbuffer *out = bufferevent_get_output(sp->bev);
+		bool idle = evbuffer_get_length(out) == 0;
+
+		evbuffer_add_buffer(out, in);
 		sp->pending += n;
+		if (idle)	/* else the socket is full and libevent waits for it */
+			ev_bufferevent_write_now(sp->bev);
 	}
 	if (st->fin_recv && !sp->peer_fin) {
 		sp->peer_fin = true;

@@ -700,6 +700,28 @@ fail:
 	return NULL;
 }
 
+void
+tls_bufferevent_read_ahead(struct bufferevent *bev)
+{
+	SSL *ssl;
+
+	if (bev == NULL || (ssl = bufferevent_openssl_get_ssl(bev)) == NULL)
+		return;
+	/* Up to four full records (16 KiB of plaintext each, plus header and tag) per read(). */
+	SSL_set_default_read_buffer_len(ssl, 4 * (SSL3_RT_MAX_PLAIN_LENGTH +
+	    SSL3_RT_MAX_ENCRYPTED_OVERHEAD + SSL3_RT_HEADER_LENGTH));
+	SSL_set_read_ahead(ssl, 1);
+}
+
+bool
+tls_bufferevent_pending(struct bufferevent *bev)
+{
+	SSL *ssl;
+
+	return bev != NULL && (ssl = bufferevent_openssl_get_ssl(bev)) != NULL &&
+	    SSL_has_pending(ssl) == 1;
+}
+
 /* Copies s (or "" when NULL) into buf; false, with buf "", if it does not fit. */
 static bool
 tls_copy_out(char *buf, size_t len, const char *s, size_t slen)

@@ -69,6 +69,16 @@ bool		 tls_bufferevent_peer_validity(struct bufferevent *bev, int64_t *not_befor
 		    int64_t *not_after);
 /* After the handshake: the protocol version ("TLSv1.3"), "" when bev is not TLS. */
 const char	*tls_bufferevent_version(struct bufferevent *bev);
+/* Lets OpenSSL read as much as is waiting (up to four records) with one read() instead of a
+ * record's header and body with two. libevent 2.1 does not know about what OpenSSL then holds:
+ * the owner of bev must read it (tls_bufferevent_pending, ev_bufferevent_read_now) after each
+ * read callback, after the handshake and whenever it enables reading again, or a connection
+ * stalls with data in OpenSSL's buffer. No-op when bev is not a TLS bufferevent. */
+void		 tls_bufferevent_read_ahead(struct bufferevent *bev);
+/* True when OpenSSL holds received bytes of bev (a record, or plaintext) that libevent has
+ * not read yet: libevent 2.1 reads them only when the socket is readable again. False when bev
+ * is not a TLS bufferevent. */
+bool		 tls_bufferevent_pending(struct bufferevent *bev);
 /* Sends close_notify (best effort) before the caller frees the bufferevent; call it once the
  * output buffer has drained, since data still queued would follow the close_notify. */
 void		 tls_bufferevent_shutdown(struct bufferevent *bev);
