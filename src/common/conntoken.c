@@ -70,25 +70,11 @@ conntoken_host_ok(const char *s)
 {
 	struct in6_addr a6;
 	struct in_addr a4;
-	size_t len = strlen(s), label = 0;
 
 	if (inet_pton(AF_INET, s, &a4) == 1 || inet_pton(AF_INET6, s, &a6) == 1)
 		return true;
 	/* "127.1" and "0x7f.0.0.1" would be dialled as addresses: not names. */
-	if (len == 0 || len > CONNTOKEN_NAME_MAX || inet_aton(s, &a4) != 0)
-		return false;
-	for (size_t i = 0; i <= len; i++) {
-		if (s[i] == '.' || s[i] == '\0') {
-			if (label == 0 || s[i - 1] == '-')
-				return false;
-			label = 0;
-		} else if (conntoken_alnum(s[i]) || (s[i] == '-' && label > 0)) {
-			if (++label > 63)
-				return false;
-		} else
-			return false;
-	}
-	return true;
+	return strlen(s) <= CONNTOKEN_NAME_MAX && inet_aton(s, &a4) == 0 && util_host_name(s);
 }
 
 /* The first CONNTOKEN_SUM_LEN bytes of SHA-256 of data into sum. */

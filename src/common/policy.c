@@ -21,8 +21,6 @@
 #define POLICY_QUOTE_MAX	80	/* characters of a rule or word quoted in a message */
 #define POLICY_TOKEN_NAME_MAX	64
 #define POLICY_GROUP_MAX	128
-#define POLICY_EMAIL_MAX	254	/* RFC 5321 section 4.5.3.1.3 */
-#define POLICY_LOCAL_MAX	64	/* RFC 5321 section 4.5.3.1.1 */
 #define POLICY_SELECTOR_LIST \
 	"use token:NAME, any-token, everyone, email:, email-domain:, group: or ip:"
 
@@ -89,28 +87,6 @@ policy_alnum(char c)
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
-/* Whether s (without a trailing dot) is a DNS host name: LDH labels of 1-63, 253 in all. */
-static bool
-policy_dns_name(const char *s)
-{
-	size_t len = strlen(s), label = 0;
-
-	if (len == 0 || len > 253)
-		return false;
-	for (size_t i = 0; i <= len; i++) {
-		if (s[i] == '.' || s[i] == '\0') {
-			if (label == 0 || s[i - 1] == '-')
-				return false;
-			label = 0;
-		} else if (policy_alnum(s[i]) || (s[i] == '-' && label > 0)) {
-			if (++label > 63)
-				return false;
-		} else
-			return false;
-	}
-	return true;
-}
-
 /* Whether s is a token name: 1-64 of A-Z a-z 0-9 . _ -, the first a letter or digit. */
 static bool
 policy_token_name(const char *s)
@@ -123,28 +99,6 @@ policy_token_name(const char *s)
 		if (!policy_alnum(s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
 			return false;
 	return true;
-}
-
-/* Whether s is LOCAL@DOMAIN with a dot-atom local part (RFC 5322 section 3.2.3). */
-static bool
-policy_email(const char *s)
-{
-	static const char atext[] = "!#$%&'*+-/=?^_`{|}~";
-	const char *at = strchr(s, '@');
-	size_t llen;
-
-	if (at == NULL || strlen(s) > POLICY_EMAIL_MAX)
-		return false;
-	llen = (size_t)(at - s);
-	if (llen == 0 || llen > POLICY_LOCAL_MAX || s[0] == '.' || at[-1] == '.')
-		return false;
-	for (size_t i = 0; i < llen; i++) {
-		if (s[i] == '.' && s[i + 1] == '.')
-			return false;
-		if (!policy_alnum(s[i]) && s[i] != '.' && strchr(atext, s[i]) == NULL)
-			return false;
-	}
-	return policy_dns_name(at + 1);
 }
 
 /* Lower-cases an ASCII string in place. */
@@ -266,14 +220,14 @@ policy_parse_sel(const char *rule, const char *word, struct policy_sel *sel, cha
 		}
 		sel->kind = POLICY_SEL_TOKEN;
 	} else if ((v = policy_after(body, "email:")) != NULL) {
-		if (!policy_email(v)) {
+		if (!util_email_valid(v, false)) {
 			policy_err(err, errlen, rule, "bad email address in \"%s\": write "
 			    "email:NAME@DOMAIN", q);
 			return -1;
 		}
 		sel->kind = POLICY_SEL_EMAIL;
 	} else if ((v = policy_after(body, "email-domain:")) != NULL) {
-		if (!policy_dns_name(v)) {
+		if (!util_host_name(v)) {
 			policy_err(err, errlen, rule, "bad domain in \"%s\": write "
 			    "email-domain:example.com (no '@', no wildcard; it matches that domain "
 			    "only, not its subdomains)", q);

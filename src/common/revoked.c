@@ -3,12 +3,10 @@
 #include "config.h"
 
 #include <sys/types.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,32 +44,10 @@ jti_valid(const char *s)
 	    "0123456789-_") == n;
 }
 
-static void
-format_time(time_t t, char *buf, size_t len)
-{
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static bool
-parse_time(const char *s, time_t *t)
-{
-	struct tm tm;
-	const char *end;
-
-	memset(&tm, 0, sizeof(tm));
-	if ((end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm)) == NULL || *end != '\0')
-		return false;
-	*t = timegm(&tm);
-	return true;
-}
-
 int
 revoked_add(const char *dir, const char *jti, time_t expires, char *err, size_t errlen)
 {
-	char *rdir = NULL, *path = NULL, *lock = NULL, text[256], ts[32];
+	char *rdir = NULL, *path = NULL, text[256], ts[UTIL_TIME_LEN + 1];
 	int lk = -1, ret = -1;
 
 	if (!jti_valid(jti)) {
@@ -80,21 +56,13 @@ revoked_add(const char *dir, const char *jti, time_t expires, char *err, size_t 
 	}
 	xasprintf(&rdir, "%s/revoked", dir);
 	xasprintf(&path, "%s/%s", rdir, jti);
-	xasprintf(&lock, "%s/.lock", dir);
 	if (util_mkdir_p(rdir, 0700) == -1) {
 		snprintf(err, errlen, "cannot create %s: %s", rdir, strerror(errno));
 		goto out;
 	}
-	if ((lk = open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) == -1) {
-		snprintf(err, errlen, "cannot open the lock %s: %s", lock, strerror(errno));
+	if ((lk = util_dir_lock(dir, err, errlen)) == -1)
 		goto out;
-	}
-	while (flock(lk, LOCK_EX) == -1)
-		if (errno != EINTR) {
-			snprintf(err, errlen, "cannot lock %s: %s", lock, strerror(errno));
-			goto out;
-		}
-	format_time(expires, ts, sizeof(ts));
+	util_time_format(expires, ts);
 	snprintf(text, sizeof(text), "zt-state = 1\ntype = revoked\njti = %s\nexpires = %s\n", jti,
 	    ts);
 	if (util_write_file_atomic(path, text, strlen(text), 0600) == -1) {
@@ -107,7 +75,6 @@ out:
 		close(lk);
 	free(rdir);
 	free(path);
-	free(lock);
 	return ret;
 }
 
@@ -150,7 +117,7 @@ read_entry(const char *path, const char *name, struct revoked_entry *e)
 		else if (strcmp(line, "jti") == 0)
 			jti = strcmp(eq + 3, name) == 0;
 		else if (strcmp(line, "expires") == 0)
-			exp = parse_time(eq + 3, &e->expires);
+			exp = util_time_parse(eq + 3, &e->expires);
 	}
 	free(data);
 	if (!(head && type && jti && exp))

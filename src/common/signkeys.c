@@ -3,12 +3,12 @@
 #include "config.h"
 
 #include <sys/types.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,31 +49,6 @@ signkeys_err(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
-}
-
-static void
-signkeys_format_time(time_t t, char buf[32])
-{
-	struct tm tm;
-
-	if (gmtime_r(&t, &tm) == NULL || strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		util_strlcpy(buf, "?", 32);
-}
-
-/* Parses "2026-11-27T21:00:00Z" exactly (it must format back to itself). */
-static int
-signkeys_parse_time(const char *s, time_t *t)
-{
-	struct tm tm;
-	char back[32];
-	const char *end;
-
-	memset(&tm, 0, sizeof(tm));
-	if ((end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm)) == NULL || *end != '\0')
-		return -1;
-	*t = timegm(&tm);
-	signkeys_format_time(*t, back);
-	return *t > 0 && strcmp(back, s) == 0 ? 0 : -1;
 }
 
 /* A kid as we make them: 22 base64url characters. */
@@ -199,7 +174,7 @@ signkeys_parse(const char *label, const char *name, const char *data, size_t len
 			time_t *t = key[0] == 'c' ? &r->created : key[0] == 'r' ? &r->retired :
 			    &r->expires;
 
-			if (signkeys_parse_time(value, t) == -1) {
+			if (!util_time_parse(value, t) || *t == 0) {
 				signkeys_err(err, errlen, "%s:%d: %s \"%s\" is not a UTC time like "
 				    "2026-11-27T21:00:00Z", label, line, key, value);
 				return -1;
@@ -386,12 +361,13 @@ signkeys_cmp(const void *a, const void *b)
 static int
 signkeys_write(const char *dir, const struct signkeys_rec *r)
 {
-	char created[32], retired[32], expires[32], *text, *path;
+	char created[UTIL_TIME_LEN + 1], retired[UTIL_TIME_LEN + 1], expires[UTIL_TIME_LEN + 1];
+	char *text, *path;
 	int ret;
 
-	signkeys_format_time(r->created, created);
-	signkeys_format_time(r->retired, retired);
-	signkeys_format_time(r->expires, expires);
+	util_time_format(r->created, created);
+	util_time_format(r->retired, retired);
+	util_time_format(r->expires, expires);
 	xasprintf(&text, "%.*szt-state = 1\nkid = %s\ncreated = %s\n%s%s%s%s%s%s",
 	    (int)r->pemlen, r->pem, r->kid, created,
 	    r->retired != 0 ? "retired = " : "", r->retired != 0 ? retired : "",
@@ -439,25 +415,11 @@ out:
 static int
 signkeys_lock(const char *dir)
 {
-	char *path;
+	char err[PATH_MAX + 128];
 	int fd;
 
-	xasprintf(&path, "%s/.lock", dir);
-	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd == -1) {
-		log_error("cannot open the lock %s", path);
-		free(path);
-		return -1;
-	}
-	while (flock(fd, LOCK_EX) == -1) {
-		if (errno == EINTR)
-			continue;
-		log_error("cannot lock %s", path);
-		close(fd);
-		free(path);
-		return -1;
-	}
-	free(path);
+	if ((fd = util_dir_lock(dir, err, sizeof(err))) == -1)
+		log_errorx("%s", err);
 	return fd;
 }
 

@@ -3,12 +3,12 @@
 #include "config.h"
 
 #include <sys/types.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +25,6 @@
 #define STATE_HASH_LEN		32
 #define STATE_SECRET_LEN	32
 #define STATE_VALUE_MAX		72	/* longest value a valid file holds is 64 */
-#define STATE_TIME_MAX		((time_t)253402300799LL)	/* 9999-12-31T23:59:59Z */
 /* Files whose mtime or ctime is this recent are compared by content even when their signature
  * is unchanged: timestamps come from a coarse clock, and an inode freed by one rename can be
  * reused by the next file of the same size within the same tick (git's "racily clean" case). */
@@ -171,63 +170,12 @@ state_name_valid(const char *name, char *err, size_t errlen)
 	return true;
 }
 
+_Static_assert(STATE_TIME_LEN == UTIL_TIME_LEN, "state.h's STATE_TIME_LEN is util's");
+
 void
 state_format_time(time_t t, char buf[STATE_TIME_LEN + 1])
 {
-	struct tm tm;
-
-	/* Clamped to what the file format can say, so that every value prints and parses back. */
-	if (t < 0)
-		t = 0;
-	if (t > STATE_TIME_MAX)
-		t = STATE_TIME_MAX;
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(buf, STATE_TIME_LEN + 1, "%Y-%m-%dT%H:%M:%SZ", &tm) != STATE_TIME_LEN)
-		memcpy(buf, "1970-01-01T00:00:00Z", STATE_TIME_LEN + 1);
-}
-
-/* Parses exactly "YYYY-MM-DDTHH:MM:SSZ" (UTC, years 1970-9999, a real calendar date). */
-static bool
-state_parse_time(const char *s, time_t *out)
-{
-	static const char pattern[] = "dddd-dd-ddTdd:dd:ddZ";
-	char back[STATE_TIME_LEN + 1];
-	struct tm tm;
-	time_t t;
-	int v[6], k = 0, acc = 0;
-
-	if (strlen(s) != STATE_TIME_LEN)
-		return false;
-	for (size_t i = 0; i < STATE_TIME_LEN; i++) {
-		if (pattern[i] == 'd') {
-			if (s[i] < '0' || s[i] > '9')
-				return false;
-			acc = acc * 10 + (s[i] - '0');
-		} else {
-			if (s[i] != pattern[i])
-				return false;
-			v[k++] = acc;
-			acc = 0;
-		}
-	}
-	if (v[0] < 1970 || v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31 || v[3] > 23 ||
-	    v[4] > 59 || v[5] > 59)
-		return false;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = v[0] - 1900;
-	tm.tm_mon = v[1] - 1;
-	tm.tm_mday = v[2];
-	tm.tm_hour = v[3];
-	tm.tm_min = v[4];
-	tm.tm_sec = v[5];
-	if ((t = timegm(&tm)) == (time_t)-1)
-		return false;
-	/* timegm normalises February 30 into March: only a date that prints back is real. */
-	state_format_time(t, back);
-	if (strcmp(back, s) != 0)
-		return false;
-	*out = t;
-	return true;
+	util_time_format(t, buf);
 }
 
 /* Whether s is exactly n lower-case hex digits. */
@@ -474,7 +422,7 @@ state_parse(const char *data, size_t len, const char *expect_name, struct state_
 	if (state_parse_hash(vals[K_HASH], r->hash) == -1)
 		return state_perr(e, lines[K_HASH], "'secret-sha256' is not 64 lower-case hex "
 		    "digits");
-	if (!state_parse_time(vals[K_CREATED], &t))
+	if (!util_time_parse(vals[K_CREATED], &t))
 		return state_perr(e, lines[K_CREATED], "'created' is not a time such as "
 		    "2026-11-27T21:00:00Z");
 	state_id_key(vals[K_ID], r->idkey);
@@ -487,12 +435,12 @@ state_parse(const char *data, size_t len, const char *expect_name, struct state_
 	memcpy(r->tok.name, vals[K_NAME], strlen(vals[K_NAME]) + 1);
 	memcpy(r->tok.id, vals[K_ID], STATE_TOKEN_ID_LEN + 1);
 	r->tok.created = t;
-	if (!state_parse_time(vals[K_EXPIRES], &r->tok.expires))
+	if (!util_time_parse(vals[K_EXPIRES], &r->tok.expires))
 		return state_perr(e, lines[K_EXPIRES], "'expires' is not a time such as "
 		    "2027-11-27T21:00:00Z");
 	if (r->tok.expires <= r->tok.created)
 		return state_perr(e, lines[K_EXPIRES], "'expires' is not after 'created'");
-	if (lines[K_REVOKED] != 0 && !state_parse_time(vals[K_REVOKED], &r->tok.revoked))
+	if (lines[K_REVOKED] != 0 && !util_time_parse(vals[K_REVOKED], &r->tok.revoked))
 		return state_perr(e, lines[K_REVOKED], "'revoked' is not a time such as "
 		    "2026-12-01T08:00:00Z");
 	/* The epoch itself means "not revoked" in memory; no real revocation happens then. */
@@ -502,7 +450,7 @@ state_parse(const char *data, size_t len, const char *expect_name, struct state_
 		if (state_parse_hash(vals[K_PREV_HASH], r->prev_hash) == -1)
 			return state_perr(e, lines[K_PREV_HASH], "'previous-sha256' is not 64 "
 			    "lower-case hex digits");
-		if (!state_parse_time(vals[K_PREV_EXPIRES], &r->tok.grace_until) ||
+		if (!util_time_parse(vals[K_PREV_EXPIRES], &r->tok.grace_until) ||
 		    r->tok.grace_until == 0)
 			return state_perr(e, lines[K_PREV_EXPIRES], "'previous-expires' is not a "
 			    "time such as 2026-11-28T21:00:00Z");
@@ -1381,25 +1329,11 @@ state_init(const char *dir)
 static int
 state_lock(const struct state *st)
 {
-	char *path;
+	char err[PATH_MAX + 128];
 	int fd;
 
-	xasprintf(&path, "%s/.lock", st->dir);
-	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd == -1) {
-		log_error("cannot open the lock %s", path);
-		free(path);
-		return -1;
-	}
-	while (flock(fd, LOCK_EX) == -1) {
-		if (errno == EINTR)
-			continue;
-		log_error("cannot lock %s", path);
-		close(fd);
-		free(path);
-		return -1;
-	}
-	free(path);
+	if ((fd = util_dir_lock(st->dir, err, sizeof(err))) == -1)
+		log_errorx("%s", err);
 	return fd;
 }
 
@@ -1537,7 +1471,7 @@ state_token_create(struct state *st, const char *name, uint64_t duration_ms, tim
 		    d);
 		return -1;
 	}
-	if (now < 0 || now + (time_t)(duration_ms / 1000) > STATE_TIME_MAX) {
+	if (now < 0 || now + (time_t)(duration_ms / 1000) > UTIL_TIME_MAX) {
 		log_errorx("a token cannot expire after the year 9999");
 		return -1;
 	}

@@ -4,7 +4,6 @@
 #include "config.h"
 
 #include <sys/types.h>
-#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <netinet/in.h>
@@ -45,10 +44,7 @@
 #define USERS_TOTP_B32_LEN	32
 #define USERS_TOTP_STEP		30
 #define USERS_TOTP_DIGITS	6
-#define USERS_TIME_LEN		20
-#define USERS_TIME_MAX		((time_t)253402300799LL)	/* 9999-12-31T23:59:59Z */
 #define USERS_RACY_NS		(2LL * 1000000000LL)
-#define USERS_LOCAL_MAX		64	/* RFC 5321 section 4.5.3.1.1 */
 
 /* One parsed user file, with what callers of users_get never see. */
 struct users_rec {
@@ -106,111 +102,19 @@ users_err(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
-static void
-users_format_time(time_t t, char buf[USERS_TIME_LEN + 1])
-{
-	struct tm tm;
-
-	if (t < 0)
-		t = 0;
-	if (t > USERS_TIME_MAX)
-		t = USERS_TIME_MAX;
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(buf, USERS_TIME_LEN + 1, "%Y-%m-%dT%H:%M:%SZ", &tm) != USERS_TIME_LEN)
-		memcpy(buf, "1970-01-01T00:00:00Z", USERS_TIME_LEN + 1);
-}
-
-/* Parses exactly "YYYY-MM-DDTHH:MM:SSZ" (UTC, a real calendar date). */
-static bool
-users_parse_time(const char *s, time_t *out)
-{
-	static const char pattern[] = "dddd-dd-ddTdd:dd:ddZ";
-	char back[USERS_TIME_LEN + 1];
-	struct tm tm;
-	time_t t;
-	int v[6], k = 0, acc = 0;
-
-	if (strlen(s) != USERS_TIME_LEN)
-		return false;
-	for (size_t i = 0; i < USERS_TIME_LEN; i++) {
-		if (pattern[i] == 'd') {
-			if (s[i] < '0' || s[i] > '9')
-				return false;
-			acc = acc * 10 + (s[i] - '0');
-		} else {
-			if (s[i] != pattern[i])
-				return false;
-			v[k++] = acc;
-			acc = 0;
-		}
-	}
-	if (v[0] < 1970 || v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31 || v[3] > 23 ||
-	    v[4] > 59 || v[5] > 59)
-		return false;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = v[0] - 1900;
-	tm.tm_mon = v[1] - 1;
-	tm.tm_mday = v[2];
-	tm.tm_hour = v[3];
-	tm.tm_min = v[4];
-	tm.tm_sec = v[5];
-	if ((t = timegm(&tm)) == (time_t)-1)
-		return false;
-	users_format_time(t, back);
-	if (strcmp(back, s) != 0)
-		return false;
-	*out = t;
-	return true;
-}
-
 static bool
 users_alnum(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
-/* Whether s is a DNS host name: LDH labels of 1-63, 253 in all. */
-static bool
-users_dns_name(const char *s)
-{
-	size_t len = strlen(s), label = 0;
-
-	if (len == 0 || len > 253)
-		return false;
-	for (size_t i = 0; i <= len; i++) {
-		if (s[i] == '.' || s[i] == '\0') {
-			if (label == 0 || s[i - 1] == '-')
-				return false;
-			label = 0;
-		} else if (users_alnum(s[i]) || (s[i] == '-' && label > 0)) {
-			if (++label > 63)
-				return false;
-		} else
-			return false;
-	}
-	return true;
-}
-
 bool
 users_email_valid(const char *email, char *out, size_t outlen)
 {
-	/* policy's atext without '/': the address is also a file name. */
-	static const char atext[] = "!#$%&'*+-=?^_`{|}~";
-	const char *at = strchr(email, '@');
-	size_t len = strlen(email), llen;
+	size_t len = strlen(email);
 
-	if (at == NULL || len > USERS_EMAIL_MAX || len + 1 > outlen)
-		return false;
-	llen = (size_t)(at - email);
-	if (llen == 0 || llen > USERS_LOCAL_MAX || email[0] == '.' || at[-1] == '.')
-		return false;
-	for (size_t i = 0; i < llen; i++) {
-		if (email[i] == '.' && email[i + 1] == '.')
-			return false;
-		if (!users_alnum(email[i]) && email[i] != '.' && strchr(atext, email[i]) == NULL)
-			return false;
-	}
-	if (!users_dns_name(at + 1))
+	/* policy's grammar without '/': the address is also a file name. */
+	if (len > USERS_EMAIL_MAX || len + 1 > outlen || !util_email_valid(email, true))
 		return false;
 	for (size_t i = 0; i <= len; i++)
 		out[i] = (email[i] >= 'A' && email[i] <= 'Z') ? (char)(email[i] - 'A' + 'a') :
@@ -660,7 +564,7 @@ users_parse(const char *data, size_t len, const char *expect, struct users_rec *
 		r->totp_last = strtoull(s, NULL, 10);
 		r->has_last = true;
 	}
-	if (vals[UK_CREATED] != NULL && !users_parse_time(vals[UK_CREATED], &r->info.created)) {
+	if (vals[UK_CREATED] != NULL && !util_time_parse(vals[UK_CREATED], &r->info.created)) {
 		users_perr(e, lines[UK_CREATED], "'created' is not a time such as "
 		    "2026-11-27T21:00:00Z");
 		goto out;
@@ -698,7 +602,7 @@ users_format(const struct users_rec *r)
 	static const char head[] = "# zt user: written by 'zt edge user'; the password itself "
 	    "is never stored\n";
 	char *buf = xmalloc(USERS_FILE_MAX), phc[USERS_PHC_MAX], b32[USERS_TOTP_B32_LEN + 1];
-	char groups[USERS_GROUPS_MAX * (USERS_GROUP_MAX + 1) + 1], t[USERS_TIME_LEN + 1];
+	char groups[USERS_GROUPS_MAX * (USERS_GROUP_MAX + 1) + 1], t[UTIL_TIME_LEN + 1];
 	char last[24];
 	size_t pos = sizeof(head) - 1, gpos = 0;
 
@@ -727,7 +631,7 @@ users_format(const struct users_rec *r)
 			users_append(buf, USERS_FILE_MAX, &pos, "totp-last", last);
 		}
 	}
-	users_format_time(r->info.created, t);
+	util_time_format(r->info.created, t);
 	users_append(buf, USERS_FILE_MAX, &pos, "created", t);
 	return buf;
 }
@@ -892,32 +796,6 @@ users_store(const char *dir, const struct users_rec *r, char *err, size_t errlen
 	return ret;
 }
 
-/* Takes DIR/.lock (the state directory's lock, shared with state.c's mutations). */
-static int
-users_lock(const char *dir, char *err, size_t errlen)
-{
-	char *path;
-	int fd;
-
-	xasprintf(&path, "%s/.lock", dir);
-	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd == -1) {
-		users_err(err, errlen, "cannot open the lock %s: %s", path, strerror(errno));
-		free(path);
-		return -1;
-	}
-	while (flock(fd, LOCK_EX) == -1) {
-		if (errno == EINTR)
-			continue;
-		users_err(err, errlen, "cannot lock %s: %s", path, strerror(errno));
-		close(fd);
-		free(path);
-		return -1;
-	}
-	free(path);
-	return fd;
-}
-
 /* --- the CLI's mutations -------------------------------------------------------------- */
 
 /* Checks an email for the CLI: err says what is wrong with it. */
@@ -967,7 +845,7 @@ users_add(const char *dir, const char *email, const char *password, const char *
 		users_err(err, errlen, "hashing the password failed (see the log above)");
 		goto out;
 	}
-	if ((lk = users_lock(dir, err, errlen)) == -1)
+	if ((lk = util_dir_lock(dir, err, errlen)) == -1)
 		goto out;
 	if ((rc = users_load(dir, lower, &old, err, errlen)) != 1) {
 		if (rc == 0)
@@ -996,7 +874,7 @@ users_begin(const char *dir, const char *email, struct users_rec *r, int *lk, ch
 	*lk = -1;
 	if (!users_email_arg(email, lower, err, errlen) ||
 	    users_check_dirs(dir, true, err, errlen) == -1 ||
-	    (*lk = users_lock(dir, err, errlen)) == -1)
+	    (*lk = util_dir_lock(dir, err, errlen)) == -1)
 		return -1;
 	if ((rc = users_load(dir, lower, r, err, errlen)) == 1)
 		return users_err(err, errlen, "no user '%s' in %s/users: see 'zt edge user list'",
@@ -1244,7 +1122,7 @@ users_check(const char *dir, const char *email, const char *password, const char
 		goto out;
 	/* The check and the record of the step under the lock, against the file as it is now:
 	 * two sign-ins racing with one code cannot both pass. */
-	if ((lk = users_lock(dir, err, sizeof(err))) == -1) {
+	if ((lk = util_dir_lock(dir, err, sizeof(err))) == -1) {
 		log_warnx("sign-in of %s: %s", lower, err);
 		goto out;
 	}

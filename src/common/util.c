@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <sys/types.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <arpa/inet.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -773,6 +775,141 @@ util_mkdir_p(const char *path, mode_t mode)
 out:
 	free(p);
 	return ret;
+}
+
+int
+util_dir_lock(const char *dir, char *err, size_t errlen)
+{
+	char *path;
+	int fd, saved;
+
+	xasprintf(&path, "%s/.lock", dir);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) == -1) {
+		saved = errno;
+		snprintf(err, errlen, "cannot open the lock %s: %s", path, strerror(saved));
+		free(path);
+		errno = saved;
+		return -1;
+	}
+	while (flock(fd, LOCK_EX) == -1) {
+		if (errno == EINTR)
+			continue;
+		saved = errno;
+		snprintf(err, errlen, "cannot lock %s: %s", path, strerror(saved));
+		close(fd);
+		free(path);
+		errno = saved;
+		return -1;
+	}
+	free(path);
+	return fd;
+}
+
+void
+util_time_format(time_t t, char buf[UTIL_TIME_LEN + 1])
+{
+	struct tm tm;
+
+	if (t < 0)
+		t = 0;
+	if (t > UTIL_TIME_MAX)
+		t = UTIL_TIME_MAX;
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, UTIL_TIME_LEN + 1, "%Y-%m-%dT%H:%M:%SZ", &tm) != UTIL_TIME_LEN)
+		memcpy(buf, "1970-01-01T00:00:00Z", UTIL_TIME_LEN + 1);
+}
+
+bool
+util_time_parse(const char *s, time_t *out)
+{
+	static const char pattern[] = "dddd-dd-ddTdd:dd:ddZ";
+	char back[UTIL_TIME_LEN + 1];
+	struct tm tm;
+	time_t t;
+	int v[6], k = 0, acc = 0;
+
+	if (strlen(s) != UTIL_TIME_LEN)
+		return false;
+	for (size_t i = 0; i < UTIL_TIME_LEN; i++) {
+		if (pattern[i] == 'd') {
+			if (s[i] < '0' || s[i] > '9')
+				return false;
+			acc = acc * 10 + (s[i] - '0');
+		} else {
+			if (s[i] != pattern[i])
+				return false;
+			v[k++] = acc;
+			acc = 0;
+		}
+	}
+	if (v[0] < 1970 || v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31 || v[3] > 23 ||
+	    v[4] > 59 || v[5] > 59)
+		return false;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = v[0] - 1900;
+	tm.tm_mon = v[1] - 1;
+	tm.tm_mday = v[2];
+	tm.tm_hour = v[3];
+	tm.tm_min = v[4];
+	tm.tm_sec = v[5];
+	if ((t = timegm(&tm)) == (time_t)-1)
+		return false;
+	/* timegm normalises February 30 into March: only a date that prints back is real. */
+	util_time_format(t, back);
+	if (strcmp(back, s) != 0)
+		return false;
+	*out = t;
+	return true;
+}
+
+static bool
+util_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+bool
+util_host_name(const char *s)
+{
+	size_t len = strlen(s), label = 0;
+
+	if (len == 0 || len > 253)
+		return false;
+	for (size_t i = 0; i <= len; i++) {
+		if (s[i] == '.' || s[i] == '\0') {
+			if (label == 0 || s[i - 1] == '-')
+				return false;
+			label = 0;
+		} else if (util_alnum(s[i]) || (s[i] == '-' && label > 0)) {
+			if (++label > 63)
+				return false;
+		} else
+			return false;
+	}
+	return true;
+}
+
+bool
+util_email_valid(const char *s, bool file_name)
+{
+	static const char atext[] = "!#$%&'*+-/=?^_`{|}~";
+	const char *at = strchr(s, '@');
+	size_t llen;
+
+	if (at == NULL || strlen(s) > 254)
+		return false;
+	llen = (size_t)(at - s);
+	if (llen == 0 || llen > 64 || s[0] == '.' || at[-1] == '.')
+		return false;
+	for (size_t i = 0; i < llen; i++) {
+		if (s[i] == '.' && s[i + 1] == '.')
+			return false;
+		if (file_name && s[i] == '/')
+			return false;
+		if (!util_alnum(s[i]) && s[i] != '.' && strchr(atext, s[i]) == NULL)
+			return false;
+	}
+	return util_host_name(at + 1);
 }
 
 size_t

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define nitems(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -81,6 +82,26 @@ int	 util_read_file(const char *path, size_t maxlen, char **data, size_t *len);
 int	 util_read_secret_file(const char *path, size_t maxlen, char **data, size_t *len);
 /* Creates a directory (and parents) with the given mode; existing directories are fine. */
 int	 util_mkdir_p(const char *path, mode_t mode);
+
+/* Takes DIR/.lock, the state directory's lock (open, then flock LOCK_EX, retried on EINTR).
+ * Returns the descriptor to close, or -1 with "cannot open the lock PATH: WHY" or
+ * "cannot lock PATH: WHY" in err (errno kept). */
+int	 util_dir_lock(const char *dir, char *err, size_t errlen);
+
+/* Times in files as exactly "YYYY-MM-DDTHH:MM:SSZ" (UTC, years 1970-9999). */
+#define UTIL_TIME_LEN	20				/* "2027-11-27T21:00:00Z" */
+#define UTIL_TIME_MAX	((time_t)253402300799LL)	/* 9999-12-31T23:59:59Z */
+/* Formats t, clamped to [0, UTIL_TIME_MAX] so that every value prints and parses back. */
+void	 util_time_format(time_t t, char buf[UTIL_TIME_LEN + 1]);
+/* Parses exactly that form and a real calendar date (it must format back to itself). */
+bool	 util_time_parse(const char *s, time_t *out);
+
+/* Whether s is a DNS host name: LDH labels of 1-63 characters, 253 in all, no trailing dot. */
+bool	 util_host_name(const char *s);
+/* Whether s is LOCAL@DOMAIN of at most 254 characters: a dot-atom local part of at most 64
+ * (RFC 5322 section 3.2.3, RFC 5321 section 4.5.3.1) and a host name. With file_name, '/' is
+ * refused too (the address names a file). */
+bool	 util_email_valid(const char *s, bool file_name);
 
 /* Levenshtein distance between two short strings (for "did you mean"). */
 size_t	 util_edit_distance(const char *a, const char *b);

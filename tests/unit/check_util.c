@@ -1,10 +1,12 @@
 /* check_util: encodings, durations, addresses, atomic files and small helpers. */
 #include "config.h"
 
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,6 +279,152 @@ START_TEST(test_mkdir_p)
 }
 END_TEST
 
+START_TEST(test_dir_lock)
+{
+	char path[512], missing[256], err[512];
+	struct stat st;
+	int fd, other;
+
+	fd = util_dir_lock(tmpdir, err, sizeof(err));
+	ck_assert_int_ge(fd, 0);
+	snprintf(path, sizeof(path), "%s/.lock", tmpdir);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0600);
+	/* Exclusive: another open file description cannot take it until it is closed. */
+	ck_assert_int_ge(other = open(path, O_RDWR | O_CLOEXEC), 0);
+	ck_assert_int_eq(flock(other, LOCK_EX | LOCK_NB), -1);
+	ck_assert_int_eq(errno, EWOULDBLOCK);
+	close(fd);
+	ck_assert_int_eq(flock(other, LOCK_EX | LOCK_NB), 0);
+	close(other);
+	/* Taken again once released. */
+	ck_assert_int_ge(fd = util_dir_lock(tmpdir, err, sizeof(err)), 0);
+	close(fd);
+
+	snprintf(missing, sizeof(missing), "%s/missing", tmpdir);
+	ck_assert_int_eq(util_dir_lock(missing, err, sizeof(err)), -1);
+	ck_assert_int_eq(errno, ENOENT);
+	snprintf(path, sizeof(path), "cannot open the lock %s/.lock: %s", missing,
+	    strerror(ENOENT));
+	ck_assert_str_eq(err, path);
+	/* Not through a symbolic link. */
+	snprintf(path, sizeof(path), "%s/.lock", tmpdir);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(symlink("elsewhere", path), 0);
+	ck_assert_int_eq(util_dir_lock(tmpdir, err, sizeof(err)), -1);
+	ck_assert_int_eq(errno, ELOOP);
+	ck_assert_ptr_nonnull(strstr(err, "cannot open the lock "));
+}
+END_TEST
+
+START_TEST(test_time)
+{
+	static const char *const bad[] = {
+		"", "2026-11-27T21:00:00", "2026-11-27T21:00:00Z ", " 2026-11-27T21:00:00Z",
+		"2026-11-27 21:00:00Z", "2026-11-27T21:00:00z", "2026-1-27T21:00:00Z0",
+		"2026-11-27T21:00:0aZ", "1969-12-31T23:59:59Z", "2026-00-10T00:00:00Z",
+		"2026-13-10T00:00:00Z", "2026-02-30T00:00:00Z", "2025-02-29T00:00:00Z",
+		"2026-04-31T00:00:00Z", "2026-11-00T00:00:00Z", "2026-11-27T24:00:00Z",
+		"2026-11-27T23:60:00Z", "2026-11-27T23:59:60Z", "+026-11-27T21:00:00Z",
+		"2026-11-27T21:00:00+00:00",
+	};
+	char buf[UTIL_TIME_LEN + 1];
+	time_t t;
+
+	util_time_format(0, buf);
+	ck_assert_str_eq(buf, "1970-01-01T00:00:00Z");
+	util_time_format(1795813200, buf);
+	ck_assert_str_eq(buf, "2026-11-27T21:00:00Z");
+	/* Clamped to what the form can say. */
+	util_time_format(-5, buf);
+	ck_assert_str_eq(buf, "1970-01-01T00:00:00Z");
+	util_time_format(UTIL_TIME_MAX + 1, buf);
+	ck_assert_str_eq(buf, "9999-12-31T23:59:59Z");
+
+	ck_assert(util_time_parse("2026-11-27T21:00:00Z", &t));
+	ck_assert_int_eq(t, 1795813200);
+	ck_assert(util_time_parse("1970-01-01T00:00:00Z", &t));
+	ck_assert_int_eq(t, 0);
+	ck_assert(util_time_parse("9999-12-31T23:59:59Z", &t));
+	ck_assert_int_eq(t, UTIL_TIME_MAX);
+	ck_assert(util_time_parse("2024-02-29T12:34:56Z", &t));
+	util_time_format(t, buf);
+	ck_assert_str_eq(buf, "2024-02-29T12:34:56Z");
+	for (size_t i = 0; i < nitems(bad); i++) {
+		t = 42;
+		ck_assert_msg(!util_time_parse(bad[i], &t), "accepted '%s'", bad[i]);
+		ck_assert_int_eq(t, 42);
+	}
+}
+END_TEST
+
+START_TEST(test_host_email)
+{
+	char name[300];
+
+	ck_assert(util_host_name("example.com"));
+	ck_assert(util_host_name("a"));
+	ck_assert(util_host_name("x-1.y2.Z"));
+	ck_assert(!util_host_name(""));
+	ck_assert(!util_host_name("example.com."));
+	ck_assert(!util_host_name(".example.com"));
+	ck_assert(!util_host_name("a..b"));
+	ck_assert(!util_host_name("-a.b"));
+	ck_assert(!util_host_name("a-.b"));
+	ck_assert(!util_host_name("a_b.c"));
+	ck_assert(!util_host_name("a b"));
+	memset(name, 'a', 63);
+	name[63] = '\0';
+	ck_assert(util_host_name(name));
+	name[63] = 'a';
+	name[64] = '\0';
+	ck_assert(!util_host_name(name));
+	/* 253 characters in all, not 254. */
+	for (size_t i = 0; i < 253; i++)
+		name[i] = i % 2 == 1 ? '.' : 'a';
+	name[253] = '\0';
+	ck_assert(util_host_name(name));
+	name[253] = '.';
+	name[254] = 'a';
+	name[255] = '\0';
+	ck_assert(!util_host_name(name));
+
+	ck_assert(util_email_valid("alice@example.com", false));
+	ck_assert(util_email_valid("Alice.B+tag@Example.COM", true));
+	ck_assert(util_email_valid("!#$%&'*+-=?^_`{|}~@x.y", true));
+	ck_assert(util_email_valid("a/b@example.com", false));
+	ck_assert(!util_email_valid("a/b@example.com", true));
+	ck_assert(!util_email_valid("example.com", false));
+	ck_assert(!util_email_valid("@example.com", false));
+	ck_assert(!util_email_valid("alice@", false));
+	ck_assert(!util_email_valid(".alice@example.com", false));
+	ck_assert(!util_email_valid("alice.@example.com", false));
+	ck_assert(!util_email_valid("al..ice@example.com", false));
+	ck_assert(!util_email_valid("al ice@example.com", false));
+	ck_assert(!util_email_valid("\"alice\"@example.com", false));
+	ck_assert(!util_email_valid("alice@exa_mple.com", false));
+	ck_assert(!util_email_valid("alice@[127.0.0.1]", false));
+	ck_assert(!util_email_valid("a@b@example.com", false));
+	/* A local part of 64, not 65; 254 characters in all, not 255. */
+	memset(name, 'l', 64);
+	strcpy(name + 64, "@example.com");
+	ck_assert(util_email_valid(name, false));
+	memset(name, 'l', 65);
+	strcpy(name + 65, "@example.com");
+	ck_assert(!util_email_valid(name, false));
+	memset(name, 'l', 64);
+	name[64] = '@';
+	for (size_t i = 65; i < 254; i++)
+		name[i] = i % 2 == 0 ? '.' : 'd';
+	name[254] = '\0';
+	ck_assert(util_email_valid(name, false));
+	name[254] = '.';
+	name[255] = 'd';
+	name[256] = '\0';
+	ck_assert(!util_email_valid(name, false));
+}
+END_TEST
+
 START_TEST(test_small_helpers)
 {
 	char buf[4];
@@ -331,11 +479,14 @@ util_suite(void)
 	tcase_add_test(tc, test_parse_long_port);
 	tcase_add_test(tc, test_small_helpers);
 	tcase_add_test(tc, test_quote);
+	tcase_add_test(tc, test_time);
+	tcase_add_test(tc, test_host_email);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tf, tmp_setup, tmp_teardown);
 	tcase_add_test(tf, test_atomic_write);
 	tcase_add_test(tf, test_read_limits_and_secrets);
 	tcase_add_test(tf, test_mkdir_p);
+	tcase_add_test(tf, test_dir_lock);
 	suite_add_tcase(s, tf);
 	return s;
 }
