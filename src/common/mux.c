@@ -33,6 +33,11 @@
 #define MUX_KEEPALIVE_MAX	86400000U
 #define MUX_HASH_MIN		16
 #define MUX_FLOW_ERRORS_MAX	2	/* the second flow-control error closes the session */
+/* Receive-window auto-tuning: a stream whose reader consumed a whole window within
+ * MUX_TUNE_MS gets twice the window, up to the max_window limit, while the windows of a
+ * session's streams together stay within MUX_TUNE_SESSION beyond the initial ones. */
+#define MUX_TUNE_MS		100
+#define MUX_TUNE_SESSION	(16U * 1024 * 1024)
 
 #define MUX_DEF_STREAMS_SERVER	1024
 #define MUX_DEF_STREAMS_CLIENT	65536
@@ -102,6 +107,9 @@ struct mux_stream {
 	uint32_t		 recv_window;	/* what we let the peer send */
 	uint32_t		 held;		/* received, not released by mux_stream_consumed */
 	uint32_t		 credit;	/* released, not yet announced in a WINDOW */
+	uint32_t		 win;		/* our receive window now (auto-tuned) */
+	uint32_t		 epoch_bytes;	/* consumed since epoch_ms */
+	uint64_t		 epoch_ms;	/* when the current window's worth began */
 	int			 refs;
 	uint8_t			 state;
 	bool			 local;		/* we opened it */
@@ -128,6 +136,7 @@ struct mux_session {
 	bool			 freed, destroying;
 	int			 refs;
 	unsigned int		 flow_errors;
+	uint64_t		 tuned;		/* windows of live streams beyond the initial one */
 	uint16_t		 fail_code, goaway_code;
 	char			 fail_reason[MUX_MAX_REASON + 1];
 	char			 goaway_reason[MUX_MAX_REASON + 1];
@@ -1287,6 +1296,8 @@ stream_new(struct mux_session *s, uint32_t id, enum mux_stream_state state)
 	st->refs = 1;
 	st->send_window = s->lim.initial_window;
 	st->recv_window = s->lim.initial_window;
+	st->win = s->lim.initial_window;
+	st->epoch_ms = now_ms();
 	st->in = xevbuffer_new();
 	st->out = xevbuffer_new();
 	hash_insert(s, st);
@@ -1396,6 +1407,8 @@ stream_close(struct mux_stream *st, uint16_t code, const char *reason)
 	if (st->closed)
 		return;
 	st->closed = true;
+	if (st->win > s->lim.initial_window)
+		s->tuned -= st->win - s->lim.initial_window;
 	hash_remove(s, st);
 	work_remove(st);
 	if (st->local)
@@ -2207,7 +2220,9 @@ write_cb(struct bufferevent *bev, void *arg)
 
 	session_ref(s);
 	if (s->state == MUX_S_CLOSING) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		/* Gathered records still to go: this runs again once they are written. */
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0 &&
+		    tls_bufferevent_unsent(bev) == 0)
 			session_finish(s, s->fail_code, s->fail_reason);
 	} else if (s->state == MUX_S_OPEN)
 		pump_run(s);
@@ -2376,6 +2391,8 @@ limits_resolve(struct mux_limits *l, bool server)
 		l->max_streams = server ? MUX_DEF_STREAMS_SERVER : MUX_DEF_STREAMS_CLIENT;
 	if (l->initial_window == 0)
 		l->initial_window = MUX_INITIAL_WINDOW;
+	if (l->max_window == 0)
+		l->max_window = MUX_TUNED_WINDOW;
 	if (l->keepalive_ms == 0)
 		l->keepalive_ms = MUX_DEF_KEEPALIVE;
 	if (l->hello_timeout_ms == 0)
@@ -2398,6 +2415,8 @@ limits_resolve(struct mux_limits *l, bool server)
 		l->max_checks = MUX_DEF_CHECKS;
 	if (l->initial_window > MUX_MAX_WINDOW)
 		return "initial_window above 2^31-1";
+	if (l->max_window > MUX_MAX_WINDOW)
+		return "max_window above 2^31-1";
 	if (l->keepalive_ms < MUX_KEEPALIVE_MIN || l->keepalive_ms > MUX_KEEPALIVE_MAX)
 		return "keepalive_ms outside 10..86400000";
 	if (l->max_checks > 1024)
@@ -2462,6 +2481,9 @@ mux_session_new(struct event_base *base, struct bufferevent *bev, bool server,
 	/* One read() for several records; read_cb, event_cb (after the handshake) and
 	 * session_fail read what OpenSSL holds beyond the record libevent asked for. */
 	tls_bufferevent_read_ahead(bev);
+	/* The records of one turn of the loop leave in one write(): full TCP segments, and a
+	 * wake-up of the peer per 64 KiB rather than per record. */
+	(void)tls_bufferevent_gather(bev);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 	if (tls_bufferevent_pending(bev))
 		ev_bufferevent_read_now(bev);
@@ -2471,8 +2493,10 @@ mux_session_new(struct event_base *base, struct bufferevent *bev, bool server,
 	log_debug("mux %s: new session", s->name);
 	return s;
 fail:
-	if (bev != NULL)
+	if (bev != NULL) {
+		tls_bufferevent_flush(bev);
 		bufferevent_free(bev);
+	}
 	return NULL;
 }
 
@@ -2522,6 +2546,7 @@ session_destroy(struct mux_session *s)
 	event_free(s->close_ev);
 	event_free(s->pump_ev);
 	event_free(s->werr_ev);
+	tls_bufferevent_flush(s->bev);
 	bufferevent_free(s->bev);
 	evbuffer_free(s->ctrl);
 	free(s->buckets);
@@ -2876,7 +2901,23 @@ mux_stream_consumed(struct mux_stream *st, size_t n)
 		n = released;
 	st->held -= (uint32_t)n;
 	st->credit += (uint32_t)n;
-	threshold = s->lim.initial_window / 4 > 0 ? s->lim.initial_window / 4 : 1;
+	/* A reader that took a whole window within MUX_TUNE_MS is held back by the window, not
+	 * by its own pace: give it a larger one (like TCP's receive buffer auto-tuning). The
+	 * extra credit is memory the peer may fill, hence the caps. */
+	st->epoch_bytes += (uint32_t)n;
+	if (st->epoch_bytes >= st->win) {
+		uint64_t now = now_ms();
+
+		if (now - st->epoch_ms < MUX_TUNE_MS && st->win <= s->lim.max_window / 2 &&
+		    s->tuned + st->win <= MUX_TUNE_SESSION) {
+			s->tuned += st->win;
+			st->credit += st->win;
+			st->win *= 2;
+		}
+		st->epoch_ms = now;
+		st->epoch_bytes = 0;
+	}
+	threshold = st->win / 4 > 0 ? st->win / 4 : 1;
 	if (st->fin_recv)
 		st->credit = 0;	/* the peer sends no more: no WINDOW needed */
 	else if (st->credit >= threshold) {
@@ -2887,6 +2928,12 @@ mux_stream_consumed(struct mux_stream *st, size_t n)
 	}
 	if (stream_done(st))
 		work_add(st);
+}
+
+uint32_t
+mux_stream_window(const struct mux_stream *st)
+{
+	return st->win;
 }
 
 uint32_t

@@ -25,6 +25,7 @@ struct mux_stream;
 #define MUX_MAX_KEYS		16384	/* KEYS: a JWKS document, as JWT_JWKS_MAX */
 #define MUX_INITIAL_WINDOW	(256 * 1024)
 #define MUX_MAX_WINDOW		0x7fffffffU	/* 2^31-1 */
+#define MUX_TUNED_WINDOW	(4U * 1024 * 1024)	/* default max_window */
 #define MUX_OUTPUT_HIGH		(256 * 1024)	/* session output above this: no more DATA */
 
 /* Frame types. */
@@ -133,6 +134,10 @@ struct mux_limits {
 	uint32_t	 max_streams;		/* concurrent streams the peer may open (server
 						 * 1024, client 65536) */
 	uint32_t	 initial_window;	/* bytes, per stream and direction (256 KiB) */
+	uint32_t	 max_window;		/* our receive window of a stream doubles, up to
+						 * this, whenever its reader consumed a whole
+						 * window within 100 ms (4 MiB); initial_window
+						 * or less: fixed windows. Not sent to the peer */
 	uint32_t	 keepalive_ms;		/* PING after this much silence, dead after
 						 * twice that (10 s) */
 	uint32_t	 hello_timeout_ms;	/* HELLO (server) or WELCOME (client) within
@@ -281,6 +286,8 @@ struct evbuffer	*mux_stream_input(struct mux_stream *st);
  * capped at what has left the input, and sent in WINDOW frames of at least a quarter window.
  * Never calls back; a stream that finished is closed from the event loop. */
 void		 mux_stream_consumed(struct mux_stream *st, size_t n);
+/* Our receive window of st now: the initial window, or more after auto-tuning. */
+uint32_t	 mux_stream_window(const struct mux_stream *st);
 uint32_t	 mux_stream_id(const struct mux_stream *st);
 struct mux_session *mux_stream_session(const struct mux_stream *st);
 void		*mux_stream_arg(const struct mux_stream *st);

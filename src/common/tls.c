@@ -722,6 +722,261 @@ tls_bufferevent_pending(struct bufferevent *bev)
 	    SSL_has_pending(ssl) == 1;
 }
 
+/*
+ * Gathered writes. OpenSSL hands its BIO one record at a time (16 KiB of plaintext at most),
+ * so a write callback that seals four records made four write()s, four TCP segments and, on
+ * the receiving side, up to four wake-ups. The gather BIO takes the records of one turn of the
+ * event loop into a buffer and writes them with one write() at the end of the turn (an event
+ * made active when the first record arrives runs after the callbacks already queued), or at
+ * once when GATHER_FLUSH bytes are waiting. It stands in for the socket BIO as the SSL's
+ * write BIO only: reads still go to the socket BIO. Closing is the owner's business:
+ * tls_bufferevent_flush before bufferevent_free (the BIO is freed after libevent has closed the
+ * descriptor, so it never writes on its own then).
+ */
+#define GATHER_FLUSH	(64 * 1024)
+#define GATHER_MAX	(GATHER_FLUSH + SSL3_RT_MAX_PLAIN_LENGTH + \
+			    SSL3_RT_MAX_ENCRYPTED_OVERHEAD + SSL3_RT_HEADER_LENGTH)
+
+struct tls_gather {
+	int			 fd;
+	struct event		*ev;	/* EV_WRITE on fd: the end of the turn, or writable again */
+	struct bufferevent	*bev;	/* told when a flush fails, or drains after tls_bufferevent_unsent */
+	uint8_t			*buf;	/* GATHER_MAX bytes while anything is unsent, else NULL */
+	size_t			 off;	/* buf[off..len) is unsent */
+	size_t			 len;
+	int			 err;	/* a write failed: its errno; every later write fails */
+	bool			 notify;	/* run bev's write callback once drained */
+};
+
+static BIO_METHOD *tls_gather_method;
+static int tls_gather_type;
+static CRYPTO_ONCE tls_gather_once = CRYPTO_ONCE_STATIC_INIT;
+
+/* Writes what is unsent: 1 when all of it went, 0 when the socket is full, -1 on an error. */
+static int
+gather_send(struct tls_gather *g)
+{
+	ssize_t n;
+
+	while (g->err == 0 && g->off < g->len) {
+		n = write(g->fd, g->buf + g->off, g->len - g->off);
+		if (n > 0)
+			g->off += (size_t)n;
+		else if (n == -1 && errno == EINTR)
+			continue;
+		else if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		else
+			g->err = n == 0 ? EPIPE : errno;
+	}
+	if (g->err != 0)
+		return -1;
+	free(g->buf);		/* idle connections hold no buffer */
+	g->buf = NULL;
+	g->off = g->len = 0;
+	return 1;
+}
+
+static void
+gather_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tls_gather *g = arg;
+	struct bufferevent *bev = g->bev;
+	int r = gather_send(g);
+
+	(void)fd;
+	(void)what;
+	if (r == 0)
+		event_add(g->ev, NULL);		/* the rest when the socket is writable */
+	else if (r == -1 && bev != NULL) {
+		g->bev = NULL;			/* reported once */
+		EVUTIL_SET_SOCKET_ERROR(g->err);
+		bufferevent_trigger_event(bev, BEV_EVENT_WRITING | BEV_EVENT_ERROR, 0);
+	} else if (r == 1 && g->notify && bev != NULL) {
+		g->notify = false;
+		bufferevent_trigger(bev, EV_WRITE, BEV_TRIG_IGNORE_WATERMARKS);
+	}
+}
+
+static int
+gather_write(BIO *b, const char *data, int dlen)
+{
+	struct tls_gather *g = BIO_get_data(b);
+	size_t n = dlen > 0 ? (size_t)dlen : 0;
+
+	BIO_clear_retry_flags(b);
+	if (g->err != 0) {
+		errno = g->err;
+		return -1;
+	}
+	if (n == 0)
+		return 0;
+	if (n > GATHER_MAX)
+		n = GATHER_MAX;
+	if (g->len - g->off + n > GATHER_MAX) {
+		if (gather_send(g) == -1) {
+			errno = g->err;
+			return -1;
+		}
+		if (g->len - g->off + n > GATHER_MAX) {
+			BIO_set_retry_write(b);
+			if (!event_pending(g->ev, EV_WRITE, NULL))
+				event_add(g->ev, NULL);
+			return -1;
+		}
+	}
+	if (g->buf == NULL && (g->buf = malloc(GATHER_MAX)) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (g->len + n > GATHER_MAX) {		/* room at the front: move the rest there */
+		memmove(g->buf, g->buf + g->off, g->len - g->off);
+		g->len -= g->off;
+		g->off = 0;
+	}
+	memcpy(g->buf + g->len, data, n);
+	g->len += n;
+	if (g->len - g->off >= GATHER_FLUSH) {
+		if (gather_send(g) == 0 && !event_pending(g->ev, EV_WRITE, NULL))
+			event_add(g->ev, NULL);
+		/* An error is the next write's (and the end of the turn's) to report. */
+	} else if (!event_pending(g->ev, EV_WRITE, NULL))
+		event_active(g->ev, EV_WRITE, 1);	/* again is a no-op */
+	return (int)n;
+}
+
+static long
+gather_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	struct tls_gather *g = BIO_get_data(b);
+	int r;
+
+	(void)num;
+	switch (cmd) {
+	case BIO_CTRL_FLUSH:		/* handshake flights and alerts: now */
+		BIO_clear_retry_flags(b);
+		if ((r = gather_send(g)) == 1)
+			return 1;
+		if (r == 0) {
+			BIO_set_retry_write(b);
+			if (!event_pending(g->ev, EV_WRITE, NULL))
+				event_add(g->ev, NULL);
+		}
+		return 0;
+	case BIO_CTRL_WPENDING:
+		return (long)(g->len - g->off);
+	case BIO_C_GET_FD:		/* libevent closes the descriptor it learns here */
+		if (ptr != NULL)
+			*(int *)ptr = g->fd;
+		return g->fd;
+	case BIO_CTRL_GET_CLOSE:
+		return BIO_NOCLOSE;
+	case BIO_CTRL_SET_CLOSE:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static int
+gather_destroy(BIO *b)
+{
+	struct tls_gather *g = BIO_get_data(b);
+
+	if (g != NULL) {
+		event_free(g->ev);
+		free(g->buf);
+		free(g);
+		BIO_set_data(b, NULL);
+	}
+	return 1;
+}
+
+static void
+gather_method_init(void)
+{
+	BIO_METHOD *m;
+	int type = BIO_get_new_index();
+
+	if (type == -1 || (m = BIO_meth_new(type | BIO_TYPE_SOURCE_SINK, "zt gather")) == NULL)
+		return;
+	if (!BIO_meth_set_write(m, gather_write) || !BIO_meth_set_ctrl(m, gather_ctrl) ||
+	    !BIO_meth_set_destroy(m, gather_destroy)) {
+		BIO_meth_free(m);
+		return;
+	}
+	tls_gather_type = type | BIO_TYPE_SOURCE_SINK;
+	tls_gather_method = m;
+}
+
+static struct tls_gather *
+gather_of(struct bufferevent *bev)
+{
+	SSL *ssl;
+	BIO *b;
+
+	if (bev == NULL || (ssl = bufferevent_openssl_get_ssl(bev)) == NULL ||
+	    (b = SSL_get_wbio(ssl)) == NULL || tls_gather_method == NULL ||
+	    BIO_method_type(b) != tls_gather_type)
+		return NULL;
+	return BIO_get_data(b);
+}
+
+bool
+tls_bufferevent_gather(struct bufferevent *bev)
+{
+	struct tls_gather *g;
+	SSL *ssl;
+	BIO *b;
+	int fd;
+
+	if (bev == NULL || (ssl = bufferevent_openssl_get_ssl(bev)) == NULL)
+		return false;
+	if (gather_of(bev) != NULL)
+		return true;
+	if (!CRYPTO_THREAD_run_once(&tls_gather_once, gather_method_init) ||
+	    tls_gather_method == NULL || (fd = SSL_get_wfd(ssl)) < 0 ||
+	    BIO_wpending(SSL_get_wbio(ssl)) > 0)
+		return false;
+	g = xcalloc(1, sizeof(*g));
+	g->fd = fd;
+	g->bev = bev;
+	if ((g->ev = event_new(bufferevent_get_base(bev), fd, EV_WRITE, gather_cb, g)) == NULL ||
+	    (b = BIO_new(tls_gather_method)) == NULL) {
+		event_free(g->ev);
+		free(g);
+		ERR_clear_error();
+		return false;
+	}
+	BIO_set_data(b, g);
+	BIO_set_init(b, 1);
+	SSL_set0_wbio(ssl, b);	/* the socket BIO stays the read BIO */
+	return true;
+}
+
+size_t
+tls_bufferevent_unsent(struct bufferevent *bev)
+{
+	struct tls_gather *g = gather_of(bev);
+
+	if (g == NULL || g->len == g->off)
+		return 0;
+	g->notify = true;
+	return g->len - g->off;
+}
+
+void
+tls_bufferevent_flush(struct bufferevent *bev)
+{
+	struct tls_gather *g = gather_of(bev);
+
+	if (g == NULL)
+		return;
+	(void)gather_send(g);
+	event_del(g->ev);
+	g->bev = NULL;
+}
+
 /* Copies s (or "" when NULL) into buf; false, with buf "", if it does not fit. */
 static bool
 tls_copy_out(char *buf, size_t len, const char *s, size_t slen)

@@ -79,6 +79,17 @@ void		 tls_bufferevent_read_ahead(struct bufferevent *bev);
  * not read yet: libevent 2.1 reads them only when the socket is readable again. False when bev
  * is not a TLS bufferevent. */
 bool		 tls_bufferevent_pending(struct bufferevent *bev);
+/* Gathers the records OpenSSL writes in one turn of the event loop into one write() (at most
+ * 64 KiB each), instead of a write() and a TCP segment per record. The owner must call
+ * tls_bufferevent_flush before it frees bev, and count tls_bufferevent_unsent as output still
+ * to go. False (nothing changed) when bev is not a TLS bufferevent or it cannot be set up. */
+bool		 tls_bufferevent_gather(struct bufferevent *bev);
+/* Bytes gathered and not yet written (0 without gathering). When nonzero, bev's write callback
+ * runs again once they are written, as if the output had just drained. */
+size_t		 tls_bufferevent_unsent(struct bufferevent *bev);
+/* Writes what is gathered now, as far as the socket takes it without blocking, and stops
+ * waiting to write the rest: for just before bufferevent_free. */
+void		 tls_bufferevent_flush(struct bufferevent *bev);
 /* Sends close_notify (best effort) before the caller frees the bufferevent; call it once the
  * output buffer has drained, since data still queued would follow the close_notify. */
 void		 tls_bufferevent_shutdown(struct bufferevent *bev);

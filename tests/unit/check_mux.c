@@ -1615,9 +1615,65 @@ START_TEST(test_empty_frames_flood)
 }
 END_TEST
 
+/* Receive-window auto-tuning: a reader that keeps up gets twice the window (the extra comes as
+ * credit), up to max_window; a slow one keeps its window; data beyond it is still refused. */
+START_TEST(test_window_tuning)
+{
+	struct mux_limits lim = { .initial_window = 16384, .max_window = 65536 };
+	static uint8_t data[16384];
+	struct tstream *sts;
+	uint64_t want = 0;
+	uint32_t win;
+	struct fix f;
+
+	fix_init(&f);
+	f.srv.ts_mode = TS_HOLD;
+	fix_raw_server(&f, &lim);
+	raw_open(&f.raw, 1, "a.example");
+	/* Fast: each window consumed at once. 16 -> 32 -> 64 KiB, then no further. */
+	for (int round = 0, sent = 0; round < 4; round++, sent = 0) {
+		win = round == 0 ? 16384 : round == 1 ? 32768 : 65536;
+		for (; sent < (int)win; sent += (int)sizeof(data))
+			raw_frame(&f.raw, MUX_DATA, 0, 1, data, sizeof(data));
+		RUN_UNTIL(&f, f.srv.last != NULL && f.srv.last->st != NULL &&
+		    evbuffer_get_length(mux_stream_input(f.srv.last->st)) == win, GUARD_MS);
+		sts = f.srv.last;
+		ck_assert_uint_eq(mux_stream_window(sts->st), win);
+		evbuffer_drain(mux_stream_input(sts->st), win);
+		mux_stream_consumed(sts->st, win);
+		want += win < 65536 ? 2 * (uint64_t)win : win;	/* the window back, plus growth */
+		RUN_UNTIL(&f, f.raw.credit == want, GUARD_MS);
+		ck_assert_uint_eq(f.raw.credit, want);
+	}
+	ck_assert_uint_eq(mux_stream_window(sts->st), 65536);
+	/* Beyond even the grown window: reset. */
+	for (int i = 0; i < 4; i++)
+		raw_frame(&f.raw, MUX_DATA, 0, 1, data, sizeof(data));
+	raw_frame(&f.raw, MUX_DATA, 0, 1, data, 1);
+	RUN_UNTIL(&f, f.raw.counts[MUX_RESET] == 1, GUARD_MS);
+	ck_assert_int_eq(f.raw.reset_code, MUX_FLOW_CONTROL);
+
+	/* Slow: a window consumed after more than 100 ms earns no growth. */
+	raw_open(&f.raw, 3, "a.example");
+	raw_frame(&f.raw, MUX_DATA, 0, 3, data, sizeof(data));
+	RUN_UNTIL(&f, f.srv.last != sts && f.srv.last->st != NULL &&
+	    evbuffer_get_length(mux_stream_input(f.srv.last->st)) == 16384, GUARD_MS);
+	sts = f.srv.last;
+	RUN_FOR(&f, 150);
+	want = f.raw.credit + 16384;
+	evbuffer_drain(mux_stream_input(sts->st), 16384);
+	mux_stream_consumed(sts->st, 16384);
+	RUN_UNTIL(&f, f.raw.credit == want, GUARD_MS);
+	RUN_FOR(&f, 20);
+	ck_assert_uint_eq(f.raw.credit, want);
+	ck_assert_uint_eq(mux_stream_window(sts->st), 16384);
+	fix_free(&f);
+}
+END_TEST
+
 START_TEST(test_flow_control)
 {
-	struct mux_limits lim = { .initial_window = 16384 };
+	struct mux_limits lim = { .initial_window = 16384, .max_window = 16384 };
 	static uint8_t data[16385];
 	struct tstream *sts;
 	struct fix f;
@@ -2310,8 +2366,14 @@ START_TEST(test_splice_streams)
 	sent = cts->sent;
 	RUN_FOR(&f, 200);
 	ck_assert_uint_eq(cts->sent, sent);
-	ck_assert_uint_le(sent, 3 * MUX_INITIAL_WINDOW);
-	ck_assert_uint_le(evbuffer_get_length(mux_stream_input(relays[0].a)), MUX_INITIAL_WINDOW);
+	/* Within the windows: the edge's input, its queue towards the connector and the
+	 * connector's input (windows that auto-tuning may have grown while data flowed). */
+	ck_assert_uint_le(mux_stream_window(relays[0].a), MUX_TUNED_WINDOW);
+	ck_assert_uint_eq(mux_stream_window(kts->st), MUX_INITIAL_WINDOW);	/* never read */
+	ck_assert_uint_le(sent, mux_stream_window(relays[0].a) + 2 * MUX_INITIAL_WINDOW +
+	    MUX_MAX_FRAME);
+	ck_assert_uint_le(evbuffer_get_length(mux_stream_input(relays[0].a)),
+	    mux_stream_window(relays[0].a));
 	ck_assert_uint_le(mux_stream_queued(relays[0].b), MUX_INITIAL_WINDOW + MUX_MAX_FRAME);
 	/* It reads again: all of it arrives, the reply comes back, FINs cross, done once. */
 	kts->mode = TS_SINK;
@@ -2598,6 +2660,7 @@ mux_suite(void)
 	tcase_add_test(tl, test_ping_flood);
 	tcase_add_test(tl, test_empty_frames_flood);
 	tcase_add_test(tl, test_flow_control);
+	tcase_add_test(tl, test_window_tuning);
 	tcase_add_test(tl, test_protocol_errors);
 	tcase_add_test(tl, test_closed_ids);
 	tcase_add_loop_test(tl, test_peer_not_reading, 0, 2);
