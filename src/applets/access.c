@@ -1220,6 +1220,7 @@ tcp_cmd(int argc, char **argv)
 		a->stdio = true;
 
 	ret = 1;
+	ev_heap_for_streams();
 	if ((a->base = ev_base_new()) == NULL)
 		goto out;
 	a->health = health_new(a->base, &access_health, a);

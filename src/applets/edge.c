@@ -1439,6 +1439,7 @@ serve(const char *path, const char *metrics_addr)
 	if ((e->audit = audit_open(e->conf->audit_log)) == NULL)
 		goto out;
 	ret = 1;
+	ev_heap_for_streams();
 	if ((e->base = ev_base_new()) == NULL)
 		goto out;
 	e->health = health_new(e->base, &edge_health, e);

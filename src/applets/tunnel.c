@@ -1170,6 +1170,7 @@ run(struct run_opts *ro)
 	}
 	c->status_file = xstrdup(ro->status_file != NULL ? ro->status_file :
 	    default_status_file());
+	ev_heap_for_streams();
 	if ((c->base = ev_base_new()) == NULL)
 		goto out;
 	c->health = health_new(c->base, &tunnel_health, c);

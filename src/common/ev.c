@@ -56,12 +56,9 @@ struct ev_listener {
 	char		 name[64];
 };
 
-struct event_base *
-ev_base_new(void)
+void
+ev_heap_for_streams(void)
 {
-	struct event_base *base = NULL;
-	struct event_config *cfg;
-
 #ifdef __GLIBC__
 	/* The data path allocates and frees 16-64 KiB buffers all the time (TLS records, socket
 	 * reads). With glibc's default trim threshold (128 KiB) the top of the heap went back to
@@ -72,6 +69,14 @@ ev_base_new(void)
 	mallopt(M_TRIM_THRESHOLD, 4 * 1024 * 1024);
 	mallopt(M_TOP_PAD, 512 * 1024);
 #endif
+}
+
+struct event_base *
+ev_base_new(void)
+{
+	struct event_base *base = NULL;
+	struct event_config *cfg;
+
 	/* With the changelist, libevent gives epoll the net change of a loop iteration: a
 	 * bufferevent that enables writing, writes everything at once (ev_bufferevent_write_now)
 	 * and disables writing again costs no epoll_ctl at all, instead of two per write. (Its

@@ -15,6 +15,10 @@ struct ev_listener;
 
 /* A new event base with libevent's messages routed to the log. */
 struct event_base *ev_base_new(void);
+/* For the applets that relay streams (edge, tunnel, access): glibc keeps up to 4 MiB of freed
+ * heap instead of giving it back and faulting it in again every few records. Not for
+ * `zt dns serve`, whose memory is measured against dnsmasq's. */
+void		 ev_heap_for_streams(void);
 /* Frees base after letting the work that libevent deferred run (a bufferevent freed from one
  * of its callbacks is finalised in a later turn of the loop: without that turn its socket,
  * TLS state and buffers would never be released). Call it once everything of ours that used
