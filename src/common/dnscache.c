@@ -200,21 +200,24 @@ ttl_left(const struct entry *e, int64_t now, uint32_t max_ttl)
 	return ttl;
 }
 
-/* The bucket hash of a lower-cased name: its keyed hash, remembered for the last name (storing
- * one name removes and adds several types of it). Every type of a name is in the name's
- * bucket, so that one walk finds a name's CNAME, the asked type and its NXDOMAIN. */
+/* The bucket hash of a lower-cased name and a type: the keyed hash of the name (remembered
+ * for the last name, as one query looks up several types of it) with the type mixed in by a
+ * bijection, so it stays as unpredictable as the name's hash. */
 static uint64_t
 key_hash(const struct dnscache *c, const struct dns_name *name, uint16_t type)
 {
 	struct dnscache *mc = (struct dnscache *)c;
+	uint64_t h;
 
-	(void)type;
 	if (mc->last_len != name->len || memcmp(mc->last_name, name->wire, name->len) != 0) {
 		mc->last_hash = siphash24(c->key, name->wire, name->len);
 		memcpy(mc->last_name, name->wire, name->len);
 		mc->last_len = name->len;
 	}
-	return mc->last_hash;
+	h = mc->last_hash ^ ((uint64_t)type * 0x9e3779b97f4a7c15ULL);
+	h ^= h >> 31;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	return h ^ (h >> 29);
 }
 
 /* The records e counts against the cache size: its RRs, or 1 for a negative entry. */
@@ -247,6 +250,21 @@ entry_find(const struct dnscache *c, const struct dns_name *name, uint16_t type)
 		    memcmp(e->data + e->datalen, name->wire, name->len) == 0)
 			return e;
 	return NULL;
+}
+
+/* The live entry for the lower-cased name and type; an expired one is reclaimed. */
+static struct entry *
+entry_lookup(struct dnscache *c, const struct dns_name *name, uint16_t type, int64_t now)
+{
+	struct entry *e;
+
+	if ((e = entry_find(c, name, type)) == NULL)
+		return NULL;
+	if (now >= e->expires) {
+		entry_remove(c, e);
+		return NULL;
+	}
+	return e;
 }
 
 /* Removes the entry for the lower-cased name and type, if any. */
@@ -661,76 +679,30 @@ write_answer(struct dns_builder *b, const struct dns_name *qname, struct entry *
 	return write_soa(b, e, ttl_left(e, now, max_ttl));
 }
 
-/* name lower-cased into out. Label lengths (at most 63) are below 'A': the whole wire form can
- * be mapped byte by byte. */
-static void
-lower_copy(struct dns_name *out, const uint8_t *wire, size_t len)
-{
-	out->len = (uint8_t)len;
-	for (size_t i = 0; i < len; i++)
-		out->wire[i] = (uint8_t)((unsigned int)(wire[i] - 'A') < 26 ? wire[i] | 0x20 : wire[i]);
-}
-
-/* One walk of the lower-cased name's bucket: its live CNAME, qtype and NXDOMAIN entries
- * (NULL where there is none); expired ones met on the way are reclaimed. */
-static void
-scan(struct dnscache *c, const struct dns_name *name, uint16_t qtype, int64_t now,
-    struct entry **cname, struct entry **typed, struct entry **nx)
-{
-	struct entry *e, *next;
-
-	*cname = *typed = *nx = NULL;
-	for (e = LIST_FIRST(&c->buckets[siphash24(c->key, name->wire, name->len) & c->mask]);
-	    e != NULL; e = next) {
-		next = LIST_NEXT(e, hlink);
-		if ((e->type != qtype && e->type != DNS_T_CNAME && e->type != NX_TYPE) ||
-		    e->namelen != name->len ||
-		    memcmp(e->data + e->datalen, name->wire, name->len) != 0)
-			continue;
-		if (now >= e->expires) {
-			entry_remove(c, e);
-			continue;
-		}
-		if (e->type == qtype)
-			*typed = e;
-		if (e->type == DNS_T_CNAME)
-			*cname = e;
-		else if (e->type == NX_TYPE)
-			*nx = e;
-	}
-}
-
 /* Finds what the cache holds for qname and qtype at now: the CNAMEs from qname (into chain,
- * *n of them) and the final name's entry for qtype or its NXDOMAIN; NULL for a miss. One walk
- * of one bucket per name. */
+ * *n of them) and the final name's entry for qtype or its NXDOMAIN; NULL for a miss. */
 static struct entry *
 resolve(struct dnscache *c, const struct dns_name *qname, uint16_t qtype, int64_t now,
     struct entry **chain, size_t *n)
 {
-	struct entry *cname, *typed, *nx;
-	struct dns_name cur;
+	struct dns_name cur = *qname;
+	struct entry *e;
 
 	*n = 0;
-	lower_copy(&cur, qname->wire, qname->len);
-	for (;;) {
-		scan(c, &cur, qtype, now, &cname, &typed, &nx);
-		if (qtype == DNS_T_CNAME || cname == NULL || cname->kind != KIND_POSITIVE)
-			return typed != NULL ? typed : nx;
+	dns_name_lower(&cur);
+	while (qtype != DNS_T_CNAME && (e = entry_lookup(c, &cur, DNS_T_CNAME, now)) != NULL &&
+	    e->kind == KIND_POSITIVE) {
 		/* A chain longer than dnsmasq follows is not answered from the cache. */
 		if (*n == DNSCACHE_CHAIN_MAX)
 			return NULL;
-		chain[(*n)++] = cname;
-		lower_copy(&cur, cname->data + 2, get16(cname->data));
+		chain[(*n)++] = e;
+		cur.len = (uint8_t)get16(e->data);
+		memcpy(cur.wire, e->data + 2, cur.len);
+		dns_name_lower(&cur);
 	}
-}
-
-/* The builder's state before an answer, to go back to: its fields and the compression nodes it
- * had (writing only appends nodes and links them from existing ones), not all 64 of them. */
-static void
-builder_save(struct dns_builder *to, const struct dns_builder *b)
-{
-	memcpy(to, b, offsetof(struct dns_builder, comp));
-	memcpy(to->comp, b->comp, b->ncomp * sizeof(b->comp[0]));
+	if ((e = entry_lookup(c, &cur, qtype, now)) == NULL)
+		e = entry_lookup(c, &cur, NX_TYPE, now);
+	return e;
 }
 
 enum dnscache_status
@@ -749,11 +721,11 @@ dnscache_answer(struct dnscache *c, const struct dns_name *qname, uint16_t qtype
 		goto done;
 	if ((e = resolve(c, qname, qtype, now, chain, &n)) == NULL)
 		goto done;
-	builder_save(&saved, b);
+	saved = *b;
 	ret = write_answer(b, qname, chain, n, e, now, max_ttl);
 	if (ret != DNS_OK && ret != DNS_E_SPACE) {
 		/* The builder was not ready for answers: leave it as it was. */
-		builder_save(b, &saved);
+		*b = saved;
 		goto done;
 	}
 	if (ret == DNS_E_SPACE) {

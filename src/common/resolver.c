@@ -249,44 +249,10 @@ rname_free(void *p)
 
 /* --- names --------------------------------------------------------------------------- */
 
-/* name_key's fast path, for names of letters, digits, '-' and '_' only (nearly all): the text
- * straight from the wire form, lower-cased on the way. False for anything else (escapes). */
-static bool
-name_key_plain(const struct dns_name *n, char *buf, size_t len)
-{
-	size_t i = 0, o = 0;
-
-	if (n->len == 0 || n->len > len)	/* the text is shorter than the wire form */
-		return false;
-	while (i < n->len && n->wire[i] != 0) {
-		size_t end = i + 1 + n->wire[i];
-
-		if (end >= n->len)
-			return false;
-		if (i != 0)
-			buf[o++] = '.';
-		for (i++; i < end; i++) {
-			uint8_t c = n->wire[i];
-
-			if ((unsigned int)(c - 'a') < 26 || (unsigned int)(c - '0') < 10 ||
-			    c == '-' || c == '_')
-				buf[o++] = (char)c;
-			else if ((unsigned int)(c - 'A') < 26)
-				buf[o++] = (char)(c | 0x20);
-			else
-				return false;
-		}
-	}
-	buf[o] = '\0';
-	return true;
-}
-
 /* The lower-case text of a name without the trailing dot ("" for the root). */
 static void
 name_key(const struct dns_name *n, char *buf, size_t len)
 {
-	if (name_key_plain(n, buf, len))
-		return;
 	if (dns_name_to_text(n, buf, len) < 0 || strcmp(buf, ".") == 0)
 		buf[0] = '\0';
 	for (char *p = buf; *p != '\0'; p++)
