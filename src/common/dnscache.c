@@ -694,20 +694,22 @@ static int
 write_answer(struct dns_builder *b, const struct dns_name *qname, struct entry **chain,
     size_t n, const struct entry *e, int64_t now, uint32_t max_ttl)
 {
-	struct dns_name owner = *qname;
+	const struct dns_name *ownerp = qname;
+	struct dns_name owner;
 	int ret;
 
 	for (size_t i = 0; i < n; i++) {
 		size_t len = get16(chain[i]->data);
 
-		if ((ret = dns_build_rr(b, DNS_SEC_ANSWER, &owner, DNS_T_CNAME, DNS_C_IN,
+		if ((ret = dns_build_rr(b, DNS_SEC_ANSWER, ownerp, DNS_T_CNAME, DNS_C_IN,
 		    ttl_left(chain[i], now, max_ttl), chain[i]->data + 2, len)) != DNS_OK)
 			return ret;
 		owner.len = (uint8_t)len;
 		memcpy(owner.wire, chain[i]->data + 2, len);
+		ownerp = &owner;
 	}
 	if (e->kind == KIND_POSITIVE)
-		return write_rrset(b, &owner, e, ttl_left(e, now, max_ttl));
+		return write_rrset(b, ownerp, e, ttl_left(e, now, max_ttl));
 	return write_soa(b, e, ttl_left(e, now, max_ttl));
 }
 
@@ -750,7 +752,7 @@ dnscache_answer(struct dnscache *c, const struct dns_name *qname, uint16_t qtype
 	struct entry *chain[DNSCACHE_CHAIN_MAX], *e;
 	struct dnscache_reply r = { .status = DNSCACHE_MISS };
 	struct dns_builder saved;
-	size_t n;
+	size_t n, saved_len;
 	int ret;
 
 	if (c == NULL || qname == NULL || b == NULL || b->buf == NULL || qname->len == 0 ||
@@ -758,11 +760,15 @@ dnscache_answer(struct dnscache *c, const struct dns_name *qname, uint16_t qtype
 		goto done;
 	if ((e = resolve(c, qname, qtype, now, chain, &n)) == NULL)
 		goto done;
-	saved = *b;
+	/* What a failed answer would have to restore: the builder up to its last recorded label
+	 * (those after it are unused until recorded again), not all of its DNS_COMPRESS_MAX. */
+	saved_len = b->ncomp <= DNS_COMPRESS_MAX ?
+	    offsetof(struct dns_builder, comp) + b->ncomp * sizeof(b->comp[0]) : sizeof(*b);
+	memcpy(&saved, b, saved_len);
 	ret = write_answer(b, qname, chain, n, e, now, max_ttl);
 	if (ret != DNS_OK && ret != DNS_E_SPACE) {
 		/* The builder was not ready for answers: leave it as it was. */
-		*b = saved;
+		memcpy(b, &saved, saved_len);
 		goto done;
 	}
 	if (ret == DNS_E_SPACE) {

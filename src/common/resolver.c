@@ -169,6 +169,9 @@ nmap_get_hashed(const struct nmap *m, const char *key, uint64_t h)
 static void *
 nmap_get(const struct nmap *m, const char *key)
 {
+	/* An empty map (no local names: no hosts files) is not worth hashing the key for. */
+	if (m->count == 0)
+		return NULL;
 	return nmap_get_hashed(m, key, nmap_hash(key));
 }
 
@@ -249,10 +252,39 @@ rname_free(void *p)
 
 /* --- names --------------------------------------------------------------------------- */
 
-/* The lower-case text of a name without the trailing dot ("" for the root). */
+/* The lower-case text of a name without the trailing dot ("" for the root). Names of
+ * letters, digits, '-' and '_' (nearly all) are written here in one pass; any other byte
+ * (escaped in text) takes dns_name_to_text. */
 static void
 name_key(const struct dns_name *n, char *buf, size_t len)
 {
+	size_t o = 0, i = 0;
+
+	if (len <= n->len)
+		goto slow;
+	for (; i < n->len && n->wire[i] != 0; i += (size_t)n->wire[i] + 1) {
+		size_t end = i + 1 + n->wire[i];
+
+		if (n->wire[i] > DNS_MAXLABEL || end >= n->len)
+			goto slow;
+		if (i != 0)
+			buf[o++] = '.';
+		for (size_t j = i + 1; j < end; j++) {
+			uint8_t c = n->wire[j];
+
+			if ((uint8_t)(c - 'a') < 26 || (uint8_t)(c - '0') < 10 || c == '-' || c == '_')
+				buf[o++] = (char)c;
+			else if ((uint8_t)(c - 'A') < 26)
+				buf[o++] = (char)(c + ('a' - 'A'));
+			else
+				goto slow;
+		}
+	}
+	if (i + 1 != n->len)
+		goto slow;
+	buf[o] = '\0';
+	return;
+slow:
 	if (dns_name_to_text(n, buf, len) < 0 || strcmp(buf, ".") == 0)
 		buf[0] = '\0';
 	for (char *p = buf; *p != '\0'; p++)

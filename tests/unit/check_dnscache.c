@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1407,6 +1408,41 @@ START_TEST(test_builder_not_ready)
 }
 END_TEST
 
+/* An answer that fails after it wrote RRs (here the answer count runs out at the second
+ * RR) leaves the builder as it was: its fields, its recorded labels and its bytes. */
+START_TEST(test_builder_restored)
+{
+	struct dnscache *c = cache_new(150);
+	struct dns_name n = name("www.a.test");
+	struct dnscache_reply r;
+	struct dns_builder b, before;
+	uint8_t buf[512], copy[512];
+	struct up u;
+
+	up_begin(&u, "www.a.test", DNS_T_A, 0);
+	up_rr(&u, DNS_SEC_ANSWER, "www.a.test", DNS_T_CNAME, 600, "b.test");
+	up_rr(&u, DNS_SEC_ANSWER, "b.test", DNS_T_A, 100, "10.0.0.1");
+	ck_assert_int_eq(up_store(c, &u, 0), 2);
+	ck_assert_int_eq(dns_builder_init(&b, buf, sizeof(buf), 1, DNS_F_QR), 0);
+	ck_assert_int_eq(dns_build_question(&b, &n, DNS_T_A, DNS_C_IN), 0);
+	b.count[DNS_SEC_ANSWER] = UINT16_MAX - 1;
+	before = b;
+	memcpy(copy, buf, b.len);
+	ck_assert_int_eq(dnscache_answer(c, &n, DNS_T_A, DNS_C_IN, 0, 0, &b, &r), DNSCACHE_MISS);
+	ck_assert_int_eq(r.status, DNSCACHE_MISS);
+	ck_assert(memcmp(&b, &before, offsetof(struct dns_builder, comp)) == 0);
+	ck_assert(memcmp(b.comp, before.comp, b.ncomp * sizeof(b.comp[0])) == 0);
+	ck_assert(memcmp(buf, copy, b.len) == 0);
+	ck_assert_uint_eq(stats(c).misses, 1);
+	/* The same builder with room for answers gets both. */
+	b.count[DNS_SEC_ANSWER] = 0;
+	ck_assert_int_eq(dnscache_answer(c, &n, DNS_T_A, DNS_C_IN, 0, 0, &b, &r),
+	    DNSCACHE_POSITIVE);
+	ck_assert_uint_eq(r.answers, 2);
+	dnscache_free(c);
+}
+END_TEST
+
 /* Names are looked up ignoring ASCII case (eight bytes at a time, then the tail): the bytes
  * next to the letters and non-ASCII bytes whose low seven bits are letters keep their case. */
 START_TEST(test_case_insensitive)
@@ -1671,6 +1707,7 @@ dnscache_suite(void)
 	tcase_add_test(tm, test_size_zero_and_defaults);
 	tcase_add_test(tm, test_flush_and_stats);
 	tcase_add_test(ts, test_case_insensitive);
+	tcase_add_test(ts, test_builder_restored);
 	tcase_add_test(tm, test_entries_of_one_name);
 	tcase_add_test(tm, test_shared_buckets);
 	tcase_set_timeout(tm, 60);
