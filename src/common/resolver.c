@@ -252,43 +252,75 @@ rname_free(void *p)
 
 /* --- names --------------------------------------------------------------------------- */
 
-/* The lower-case text of a name without the trailing dot ("" for the root). Names of
- * letters, digits, '-' and '_' (nearly all) are written here in one pass; any other byte
- * (escaped in text) takes dns_name_to_text. */
-static void
-name_key(const struct dns_name *n, char *buf, size_t len)
-{
-	size_t o = 0, i = 0;
+/* The suffixes of a query's key at label boundaries and their nmap hashes, shortest ("")
+ * first: what domain_lookup looks up, and (the last) the whole key. */
+#define KEY_SUFFIX_MAX	(DNS_MAXNAME / 2 + 1)	/* 127 labels at most, and "" */
+struct key_suffixes {
+	size_t		 n;
+	uint16_t	 off[KEY_SUFFIX_MAX];	/* where the suffix starts in the key */
+	uint64_t	 hash[KEY_SUFFIX_MAX];	/* nmap_hash(key + off) */
+};
 
+/*
+ * The lower-case text of a name without the trailing dot ("" for the root). Names of letters,
+ * digits, '-' and '_' (nearly all) are written here in one pass from the right that also
+ * hashes their suffixes into *sx (true); any other byte (escaped in text) takes
+ * dns_name_to_text, and then sx->n is 0 (false).
+ */
+static bool
+name_key(const struct dns_name *n, char *buf, size_t len, struct key_suffixes *sx)
+{
+	uint8_t starts[KEY_SUFFIX_MAX];
+	uint64_t h = NMAP_HASH_INIT;
+	size_t nl = 0, i = 0, o;
+
+	sx->n = 0;
 	if (len <= n->len)
 		goto slow;
 	for (; i < n->len && n->wire[i] != 0; i += (size_t)n->wire[i] + 1) {
-		size_t end = i + 1 + n->wire[i];
-
-		if (n->wire[i] > DNS_MAXLABEL || end >= n->len)
+		if (n->wire[i] > DNS_MAXLABEL || i + 1 + n->wire[i] >= n->len ||
+		    nl == nitems(starts))
 			goto slow;
-		if (i != 0)
-			buf[o++] = '.';
-		for (size_t j = i + 1; j < end; j++) {
-			uint8_t c = n->wire[j];
-
-			if ((uint8_t)(c - 'a') < 26 || (uint8_t)(c - '0') < 10 || c == '-' || c == '_')
-				buf[o++] = (char)c;
-			else if ((uint8_t)(c - 'A') < 26)
-				buf[o++] = (char)(c + ('a' - 'A'));
-			else
-				goto slow;
-		}
+		starts[nl++] = (uint8_t)i;
 	}
 	if (i + 1 != n->len)
 		goto slow;
+	/* The labels' bytes and the dots between them: the wire form less its length bytes
+	 * and the root. */
+	o = nl == 0 ? 0 : (size_t)n->len - 2;
 	buf[o] = '\0';
-	return;
+	sx->off[0] = (uint16_t)o;
+	sx->hash[0] = nmap_hash_end(h);
+	sx->n = 1;
+	for (size_t l = nl; l-- > 0;) {
+		size_t first = (size_t)starts[l] + 1;
+
+		for (size_t j = first + n->wire[starts[l]]; j-- > first;) {
+			uint8_t c = n->wire[j];
+
+			if ((uint8_t)(c - 'A') < 26)
+				c = (uint8_t)(c + ('a' - 'A'));
+			else if ((uint8_t)(c - 'a') >= 26 && (uint8_t)(c - '0') >= 10 && c != '-' &&
+			    c != '_')
+				goto slow;
+			buf[--o] = (char)c;
+			h = nmap_hash_step(h, (char)c);
+		}
+		sx->off[sx->n] = (uint16_t)o;
+		sx->hash[sx->n++] = nmap_hash_end(h);
+		if (l > 0) {
+			buf[--o] = '.';
+			h = nmap_hash_step(h, '.');
+		}
+	}
+	return true;
 slow:
+	sx->n = 0;
 	if (dns_name_to_text(n, buf, len) < 0 || strcmp(buf, ".") == 0)
 		buf[0] = '\0';
 	for (char *p = buf; *p != '\0'; p++)
 		*p = (char)tolower((unsigned char)*p);
+	return false;
 }
 
 /* A name from configuration text; false if it is not a valid name. */
@@ -729,8 +761,8 @@ set_has_address(const struct ruleset *s)
 /* Looks name (lower-case text) up in the domain table for qtype: the longest matching domain
  * first, and within it the first kind of rule that applies to the type (dnsmasq 2.90). */
 static void
-domain_lookup(const struct resolver *r, const char *name, uint16_t qtype, bool known,
-    struct dt_result *res)
+domain_lookup(const struct resolver *r, const char *name, const struct key_suffixes *sx,
+    uint16_t qtype, bool known, struct dt_result *res)
 {
 	struct dt_candidate cand[DNS_MAXNAME / 2 + 64];
 	size_t ncand = 0, nlen = strlen(name);
@@ -740,8 +772,12 @@ domain_lookup(const struct resolver *r, const char *name, uint16_t qtype, bool k
 
 	memset(res, 0, sizeof(*res));
 	/* Plain domains: "" (every name), then every suffix at a label boundary, their hashes
-	 * taken in one pass from the right. */
-	for (size_t i = nlen;; i--) {
+	 * taken in one pass from the right (by name_key when sx has them). */
+	for (size_t i = 0; sx != NULL && i < sx->n; i++)
+		if ((v = (uintptr_t)nmap_get_hashed(&r->setmap, name + sx->off[i],
+		    sx->hash[i])) != 0 && ncand < nitems(cand))
+			cand[ncand++].set = &r->sets[v - 1];
+	for (size_t i = nlen; sx == NULL || sx->n == 0; i--) {
 		if ((i == nlen || i == 0 || name[i - 1] == '.') &&
 		    (v = (uintptr_t)nmap_get_hashed(&r->setmap, name + i,
 		    nmap_hash_end(h))) != 0 && ncand < nitems(cand))
@@ -810,6 +846,7 @@ struct query {
 	uint16_t	 edns_flags;
 	bool		 tcp;
 	char		 key[DNS_MAXTEXT];	/* lower-case name, no trailing dot */
+	struct key_suffixes keysx;	/* its suffixes' hashes (none: n is 0) */
 	size_t		 limit;		/* largest reply the client accepts */
 };
 
@@ -1183,6 +1220,7 @@ parse_query(const struct resolver *r, const uint8_t *buf, size_t len, bool tcp, 
 	/* Not the name buffer (1 KB): name_key below writes it. */
 	memset(q, 0, offsetof(struct query, key));
 	q->key[0] = '\0';
+	q->keysx.n = 0;
 	q->limit = 0;
 	q->buf = buf;
 	q->len = len;
@@ -1204,7 +1242,7 @@ parse_query(const struct resolver *r, const uint8_t *buf, size_t len, bool tcp, 
 	q->qclass = (uint16_t)(buf[pos + 2] << 8 | buf[pos + 3]);
 	pos += 4;
 	q->qend = pos;
-	name_key(&q->qname, q->key, sizeof(q->key));
+	name_key(&q->qname, q->key, sizeof(q->key), &q->keysx);
 	/* Walk the remaining questions and the RRs; remember the first OPT. */
 	for (unsigned int i = 1; i < qd; i++) {
 		struct dns_name n;
@@ -1300,7 +1338,8 @@ resolver_query(struct resolver *r, const uint8_t *buf, size_t len, bool tcp, tim
 		return;
 	}
 	in = q.qclass == DNS_C_IN;
-	ln = nmap_get(&r->names, q.key);
+	ln = q.keysx.n > 0 ? nmap_get_hashed(&r->names, q.key, q.keysx.hash[q.keysx.n - 1]) :
+	    nmap_get(&r->names, q.key);
 	known = ln != NULL;
 
 	/* CHAOS: the *.bind TXT names; other *.bind names are NOTIMP. */
@@ -1330,7 +1369,7 @@ resolver_query(struct resolver *r, const uint8_t *buf, size_t len, bool tcp, tim
 					done_reply(r, &rp, res, source);
 					return;
 				}
-				domain_lookup(r, q.key, q.qtype, known, &dt);
+				domain_lookup(r, q.key, &q.keysx, q.qtype, known, &dt);
 				if (c->bogus_priv && !dt.specific && private_address(family, addr)) {
 					rp.aa = true;
 					rp.rcode = DNS_R_NXDOMAIN;
@@ -1345,7 +1384,7 @@ resolver_query(struct resolver *r, const uint8_t *buf, size_t len, bool tcp, tim
 	 * (dnsmasq looks in its cache first) because a name address= or local= answers can only be
 	 * in the cache through an upstream's CNAME chain, and then the configuration should win;
 	 * it also keeps the cache lookup off the path of every address= answer. */
-	domain_lookup(r, q.key, q.qtype, known, &dt);
+	domain_lookup(r, q.key, &q.keysx, q.qtype, known, &dt);
 	if ((!in || dt.kind != DT_ADDR) && dt.kind != DT_LOCAL)
 		goto cache;
 	if (in && dt.kind == DT_ADDR) {
