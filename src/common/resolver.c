@@ -261,6 +261,28 @@ struct key_suffixes {
 	uint64_t	 hash[KEY_SUFFIX_MAX];	/* nmap_hash(key + off) */
 };
 
+/* What name_key writes for a byte of a label: letters lower-cased, digits, '-' and '_' as
+ * they are; 0 for the bytes that dns_name_to_text escapes or that the key lower-cases
+ * otherwise (then name_key takes the slow path). */
+static const uint8_t key_bytes[256] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, '-', 0, 0,
+	'0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 0, 0, 0, 0, 0, 0,
+	0, 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o',
+	'p', 'q', 'r', 's', 't', 'u', 'v', 'w', 'x', 'y', 'z', 0, 0, 0, 0, '_',
+	0, 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o',
+	'p', 'q', 'r', 's', 't', 'u', 'v', 'w', 'x', 'y', 'z', 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
 /*
  * The lower-case text of a name without the trailing dot ("" for the root). Names of letters,
  * digits, '-' and '_' (nearly all) are written here in one pass from the right that also
@@ -296,12 +318,9 @@ name_key(const struct dns_name *n, char *buf, size_t len, struct key_suffixes *s
 		size_t first = (size_t)starts[l] + 1;
 
 		for (size_t j = first + n->wire[starts[l]]; j-- > first;) {
-			uint8_t c = n->wire[j];
+			uint8_t c = key_bytes[n->wire[j]];
 
-			if ((uint8_t)(c - 'A') < 26)
-				c = (uint8_t)(c + ('a' - 'A'));
-			else if ((uint8_t)(c - 'a') >= 26 && (uint8_t)(c - '0') >= 10 && c != '-' &&
-			    c != '_')
+			if (c == 0)
 				goto slow;
 			buf[--o] = (char)c;
 			h = nmap_hash_step(h, (char)c);
@@ -864,8 +883,10 @@ reply_start(struct reply *rp, const struct resolver *r, const struct query *q, u
 {
 	size_t size = q->limit < outcap ? q->limit : outcap;
 
-	memset(rp, 0, sizeof(*rp));
+	/* Not a memset of the builder's label table: dns_builder_init clears what is used. */
 	rp->q = q;
+	rp->aa = false;
+	rp->rcode = 0;
 	rp->local_ttl = r->conf->local_ttl;
 	dns_builder_init(&rp->b, out, size, q->id, 0);
 	if (q->edns)
@@ -1326,7 +1347,8 @@ resolver_query(struct resolver *r, const uint8_t *buf, size_t len, bool tcp, tim
 		return;
 	res->info.id = q.id;
 	res->info.flags = q.flags;
-	res->info.qname = q.qname;
+	res->info.qname.len = q.qname.len;
+	memcpy(res->info.qname.wire, q.qname.wire, q.qname.len);
 	res->info.qtype = q.qtype;
 	res->info.qclass = q.qclass;
 	res->info.edns = q.edns;
