@@ -566,6 +566,12 @@ dnscache_stats(const struct dnscache *c, struct dnscache_stats *st)
 	st->misses = c->misses;
 }
 
+uint32_t
+dnscache_records(const struct dnscache *c)
+{
+	return c == NULL ? 0 : c->records;
+}
+
 int
 dnscache_store(struct dnscache *c, const struct dns_msg *msg, const uint8_t *buf, size_t len,
     time_t now)

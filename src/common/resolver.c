@@ -1188,10 +1188,7 @@ answer_reverse(struct resolver *r, struct reply *rp, int family, const uint8_t *
 static bool
 cache_in_use(const struct dnscache *cache)
 {
-	struct dnscache_stats st;
-
-	dnscache_stats(cache, &st);
-	return st.records > 0;
+	return dnscache_records(cache) > 0;
 }
 
 /* --- the pipeline -------------------------------------------------------------------- */

@@ -1319,6 +1319,7 @@ START_TEST(test_flush_and_stats)
 	st = stats(c);
 	ck_assert_uint_eq(st.size, 150);
 	ck_assert_uint_eq(st.records, 3);
+	ck_assert_uint_eq(dnscache_records(c), 3);
 	ck_assert_uint_eq(st.entries, 2);
 	ck_assert_uint_eq(st.insertions, 3);
 	ck_assert_uint_eq(st.evictions, 0);
@@ -1330,6 +1331,8 @@ START_TEST(test_flush_and_stats)
 	ck_assert_int_eq(ask(c, "gone.test", DNS_T_A, 0, &g), DNSCACHE_MISS);
 	st = stats(c);
 	ck_assert_uint_eq(st.records, 0);
+	ck_assert_uint_eq(dnscache_records(c), 0);
+	ck_assert_uint_eq(dnscache_records(NULL), 0);
 	ck_assert_uint_eq(st.entries, 0);
 	/* Counters survive a flush; a flush is not an eviction. */
 	ck_assert_uint_eq(st.insertions, 3);
