@@ -199,7 +199,7 @@ ttl_left(const struct entry *e, int64_t now, uint32_t max_ttl)
 
 /* The keyed hash of a lower-cased name. Every entry of a name (its CNAME, its types, its
  * NXDOMAIN) is in the bucket of this hash, so one walk finds all of them; a name has at most
- * six entries (the cacheable types, of which a CNAME excludes the others, and NX_TYPE). */
+ * five entries (one per cacheable type; a positive CNAME or an NXDOMAIN is alone). */
 static uint64_t
 name_hash(const struct dnscache *c, const struct dns_name *name)
 {
