@@ -61,9 +61,6 @@ TAILQ_HEAD(lru_list, entry);
 struct dnscache {
 	struct dnscache_options	 opts;
 	uint8_t			 key[16];	/* SipHash key, random per cache */
-	uint8_t			 last_name[DNS_MAXNAME];	/* key_hash's memo */
-	uint8_t			 last_len;
-	uint64_t		 last_hash;
 	struct bucket		*buckets;
 	size_t			 mask;		/* the number of buckets (a power of two) - 1 */
 	struct lru_list		 lru;		/* least recently used first */
@@ -200,24 +197,46 @@ ttl_left(const struct entry *e, int64_t now, uint32_t max_ttl)
 	return ttl;
 }
 
-/* The bucket hash of a lower-cased name and a type: the keyed hash of the name (remembered
- * for the last name, as one query looks up several types of it) with the type mixed in by a
- * bijection, so it stays as unpredictable as the name's hash. */
+/* The keyed hash of a lower-cased name. Every entry of a name (its CNAME, its types, its
+ * NXDOMAIN) is in the bucket of this hash, so one walk finds all of them; a name has at most
+ * five entries (one per cacheable type; a positive CNAME or an NXDOMAIN is alone). */
 static uint64_t
-key_hash(const struct dnscache *c, const struct dns_name *name, uint16_t type)
+name_hash(const struct dnscache *c, const struct dns_name *name)
 {
-	struct dnscache *mc = (struct dnscache *)c;
-	uint64_t h;
+	return siphash24(c->key, name->wire, name->len);
+}
 
-	if (mc->last_len != name->len || memcmp(mc->last_name, name->wire, name->len) != 0) {
-		mc->last_hash = siphash24(c->key, name->wire, name->len);
-		memcpy(mc->last_name, name->wire, name->len);
-		mc->last_len = name->len;
+/* The 8 bytes of x with ASCII upper case letters lowered, all at once: a byte b < 0x80 is an
+ * upper case letter if b + (0x80 - 'A') has its top bit set and b + (0x80 - 'Z' - 1) has not;
+ * the sums of 7-bit values stay within their byte. */
+static uint64_t
+lower8(uint64_t x)
+{
+	const uint64_t low7 = 0x7f7f7f7f7f7f7f7fULL, top = 0x8080808080808080ULL;
+	uint64_t h = x & low7;
+	uint64_t ge_a = h + 0x0101010101010101ULL * (0x80 - 'A');
+	uint64_t gt_z = h + 0x0101010101010101ULL * (0x80 - 'Z' - 1);
+
+	return x | ((ge_a & ~gt_z & ~x & top) >> 2);
+}
+
+/* Copies name to dst lower-cased (label lengths are at most 63, below 'A', so lowering the
+ * whole wire form is safe), eight bytes at a time. */
+static void
+name_lower_copy(struct dns_name *dst, const struct dns_name *name)
+{
+	size_t i = 0, len = name->len;
+	uint64_t w;
+
+	dst->len = name->len;
+	for (; len - i >= 8; i += 8) {
+		memcpy(&w, name->wire + i, sizeof(w));
+		w = lower8(w);
+		memcpy(dst->wire + i, &w, sizeof(w));
 	}
-	h = mc->last_hash ^ ((uint64_t)type * 0x9e3779b97f4a7c15ULL);
-	h ^= h >> 31;
-	h *= 0xbf58476d1ce4e5b9ULL;
-	return h ^ (h >> 29);
+	for (; i < len; i++)
+		dst->wire[i] = name->wire[i] >= 'A' && name->wire[i] <= 'Z' ?
+		    (uint8_t)(name->wire[i] + ('a' - 'A')) : name->wire[i];
 }
 
 /* The records e counts against the cache size: its RRs, or 1 for a negative entry. */
@@ -238,57 +257,70 @@ entry_remove(struct dnscache *c, struct entry *e)
 	free(e);
 }
 
-/* The entry for the lower-cased name and type, live or not, or NULL. */
-static struct entry *
-entry_find(const struct dnscache *c, const struct dns_name *name, uint16_t type)
+/* True if e is an entry of the lower-cased name. */
+static bool
+entry_named(const struct entry *e, const struct dns_name *name)
 {
-	uint64_t h = key_hash(c, name, type);
+	return e->namelen == name->len && memcmp(e->data + e->datalen, name->wire, name->len) == 0;
+}
+
+/* What one walk of a name's bucket found: its entries for a type, its CNAME and its
+ * NXDOMAIN, live or not. */
+struct probe {
+	struct entry	*typed;
+	struct entry	*cname;
+	struct entry	*nx;
+};
+
+/* Finds the entries of the lower-cased name (hash h) for type (which may be DNS_T_CNAME), for
+ * DNS_T_CNAME and for NX_TYPE in one walk of its bucket. */
+static void
+probe_name(const struct dnscache *c, uint64_t h, const struct dns_name *name, uint16_t type,
+    struct probe *p)
+{
 	struct entry *e;
 
-	LIST_FOREACH(e, &c->buckets[h & c->mask], hlink)
-		if (e->type == type && e->namelen == name->len &&
-		    memcmp(e->data + e->datalen, name->wire, name->len) == 0)
-			return e;
+	p->typed = p->cname = p->nx = NULL;
+	LIST_FOREACH(e, &c->buckets[h & c->mask], hlink) {
+		if (e->type == type) {
+			if (entry_named(e, name))
+				p->typed = e;
+		} else if (e->type == DNS_T_CNAME) {
+			if (entry_named(e, name))
+				p->cname = e;
+		} else if (e->type == NX_TYPE) {
+			if (entry_named(e, name))
+				p->nx = e;
+		}
+	}
+}
+
+/* e if it is live at now; an expired e is reclaimed. NULL for NULL. */
+static struct entry *
+entry_live(struct dnscache *c, struct entry *e, int64_t now)
+{
+	if (e == NULL || now < e->expires)
+		return e;
+	entry_remove(c, e);
 	return NULL;
 }
 
-/* The live entry for the lower-cased name and type; an expired one is reclaimed. */
-static struct entry *
-entry_lookup(struct dnscache *c, const struct dns_name *name, uint16_t type, int64_t now)
-{
-	struct entry *e;
-
-	if ((e = entry_find(c, name, type)) == NULL)
-		return NULL;
-	if (now >= e->expires) {
-		entry_remove(c, e);
-		return NULL;
-	}
-	return e;
-}
-
-/* Removes the entry for the lower-cased name and type, if any. */
+/* Removes what a new entry for the lower-cased name (hash h) and type contradicts: the same
+ * key, an NXDOMAIN for the name, a CNAME at the name; a CNAME or an NXDOMAIN replaces
+ * everything the name has. */
 static void
-key_remove(struct dnscache *c, const struct dns_name *name, uint16_t type)
-{
-	struct entry *e;
-
-	if ((e = entry_find(c, name, type)) != NULL)
-		entry_remove(c, e);
-}
-
-/* Removes what a new entry for name and type contradicts: the same key, an NXDOMAIN for the
- * name, a CNAME at the name; a CNAME or an NXDOMAIN replaces everything the name has. */
-static void
-remove_conflicts(struct dnscache *c, const struct dns_name *name, uint16_t type,
+remove_conflicts(struct dnscache *c, uint64_t h, const struct dns_name *name, uint16_t type,
     enum entry_kind kind)
 {
-	key_remove(c, name, type);
-	key_remove(c, name, NX_TYPE);
-	key_remove(c, name, DNS_T_CNAME);
-	if (kind == KIND_NXDOMAIN || (kind == KIND_POSITIVE && type == DNS_T_CNAME))
-		for (size_t i = 0; i < nitems(cacheable_types); i++)
-			key_remove(c, name, cacheable_types[i]);
+	bool all = kind == KIND_NXDOMAIN || (kind == KIND_POSITIVE && type == DNS_T_CNAME);
+	struct entry *e, *next;
+
+	for (e = LIST_FIRST(&c->buckets[h & c->mask]); e != NULL; e = next) {
+		next = LIST_NEXT(e, hlink);
+		if ((all || e->type == type || e->type == NX_TYPE || e->type == DNS_T_CNAME) &&
+		    entry_named(e, name))
+			entry_remove(c, e);
+	}
 }
 
 /* Evicts least recently used entries until n more records fit (n <= size). */
@@ -317,11 +349,11 @@ insert(struct dnscache *c, const struct dns_name *name, uint16_t type, enum entr
 	if (ttl == 0 || records == 0 || records > c->opts.size)
 		return 0;
 	ttl = stored_ttl(c, ttl);
-	remove_conflicts(c, name, type, kind);
+	h = name_hash(c, name);
+	remove_conflicts(c, h, name, type, kind);
 	make_room(c, records, now);
 	e = xmalloc(offsetof(struct entry, data) + it->len + name->len);
 	memset(e, 0, offsetof(struct entry, data));
-	h = key_hash(c, name, type);
 	e->expires = now > INT64_MAX - ttl ? INT64_MAX : now + ttl;
 	e->ttl = ttl;
 	e->kind = (uint8_t)kind;
@@ -534,6 +566,12 @@ dnscache_stats(const struct dnscache *c, struct dnscache_stats *st)
 	st->misses = c->misses;
 }
 
+uint32_t
+dnscache_records(const struct dnscache *c)
+{
+	return c == NULL ? 0 : c->records;
+}
+
 int
 dnscache_store(struct dnscache *c, const struct dns_msg *msg, const uint8_t *buf, size_t len,
     time_t now)
@@ -662,36 +700,43 @@ static int
 write_answer(struct dns_builder *b, const struct dns_name *qname, struct entry **chain,
     size_t n, const struct entry *e, int64_t now, uint32_t max_ttl)
 {
-	struct dns_name owner = *qname;
+	const struct dns_name *ownerp = qname;
+	struct dns_name owner;
 	int ret;
 
 	for (size_t i = 0; i < n; i++) {
 		size_t len = get16(chain[i]->data);
 
-		if ((ret = dns_build_rr(b, DNS_SEC_ANSWER, &owner, DNS_T_CNAME, DNS_C_IN,
+		if ((ret = dns_build_rr(b, DNS_SEC_ANSWER, ownerp, DNS_T_CNAME, DNS_C_IN,
 		    ttl_left(chain[i], now, max_ttl), chain[i]->data + 2, len)) != DNS_OK)
 			return ret;
 		owner.len = (uint8_t)len;
 		memcpy(owner.wire, chain[i]->data + 2, len);
+		ownerp = &owner;
 	}
 	if (e->kind == KIND_POSITIVE)
-		return write_rrset(b, &owner, e, ttl_left(e, now, max_ttl));
+		return write_rrset(b, ownerp, e, ttl_left(e, now, max_ttl));
 	return write_soa(b, e, ttl_left(e, now, max_ttl));
 }
 
 /* Finds what the cache holds for qname and qtype at now: the CNAMEs from qname (into chain,
- * *n of them) and the final name's entry for qtype or its NXDOMAIN; NULL for a miss. */
+ * *n of them) and the final name's entry for qtype or its NXDOMAIN; NULL for a miss. One hash
+ * and one bucket walk per name: the final name's, and one for each CNAME followed. */
 static struct entry *
 resolve(struct dnscache *c, const struct dns_name *qname, uint16_t qtype, int64_t now,
     struct entry **chain, size_t *n)
 {
-	struct dns_name cur = *qname;
+	struct dns_name cur;
+	struct probe p;
 	struct entry *e;
 
 	*n = 0;
-	dns_name_lower(&cur);
-	while (qtype != DNS_T_CNAME && (e = entry_lookup(c, &cur, DNS_T_CNAME, now)) != NULL &&
-	    e->kind == KIND_POSITIVE) {
+	name_lower_copy(&cur, qname);
+	for (;;) {
+		probe_name(c, name_hash(c, &cur), &cur, qtype, &p);
+		if (qtype == DNS_T_CNAME || (e = entry_live(c, p.cname, now)) == NULL ||
+		    e->kind != KIND_POSITIVE)
+			break;
 		/* A chain longer than dnsmasq follows is not answered from the cache. */
 		if (*n == DNSCACHE_CHAIN_MAX)
 			return NULL;
@@ -700,8 +745,8 @@ resolve(struct dnscache *c, const struct dns_name *qname, uint16_t qtype, int64_
 		memcpy(cur.wire, e->data + 2, cur.len);
 		dns_name_lower(&cur);
 	}
-	if ((e = entry_lookup(c, &cur, qtype, now)) == NULL)
-		e = entry_lookup(c, &cur, NX_TYPE, now);
+	if ((e = entry_live(c, p.typed, now)) == NULL)
+		e = entry_live(c, p.nx, now);
 	return e;
 }
 
@@ -713,7 +758,7 @@ dnscache_answer(struct dnscache *c, const struct dns_name *qname, uint16_t qtype
 	struct entry *chain[DNSCACHE_CHAIN_MAX], *e;
 	struct dnscache_reply r = { .status = DNSCACHE_MISS };
 	struct dns_builder saved;
-	size_t n;
+	size_t n, saved_len;
 	int ret;
 
 	if (c == NULL || qname == NULL || b == NULL || b->buf == NULL || qname->len == 0 ||
@@ -721,11 +766,15 @@ dnscache_answer(struct dnscache *c, const struct dns_name *qname, uint16_t qtype
 		goto done;
 	if ((e = resolve(c, qname, qtype, now, chain, &n)) == NULL)
 		goto done;
-	saved = *b;
+	/* What a failed answer would have to restore: the builder up to its last recorded label
+	 * (those after it are unused until recorded again), not all of its DNS_COMPRESS_MAX. */
+	saved_len = b->ncomp <= DNS_COMPRESS_MAX ?
+	    offsetof(struct dns_builder, comp) + b->ncomp * sizeof(b->comp[0]) : sizeof(*b);
+	memcpy(&saved, b, saved_len);
 	ret = write_answer(b, qname, chain, n, e, now, max_ttl);
 	if (ret != DNS_OK && ret != DNS_E_SPACE) {
 		/* The builder was not ready for answers: leave it as it was. */
-		*b = saved;
+		memcpy(b, &saved, saved_len);
 		goto done;
 	}
 	if (ret == DNS_E_SPACE) {

@@ -97,5 +97,7 @@ enum dnscache_status dnscache_answer(struct dnscache *cache, const struct dns_na
 bool		 dnscache_type_cacheable(uint16_t qtype);
 /* Fills *stats; a NULL cache gives zeros. */
 void		 dnscache_stats(const struct dnscache *cache, struct dnscache_stats *stats);
+/* The records held now (the records of dnscache_stats); 0 for a NULL cache. */
+uint32_t	 dnscache_records(const struct dnscache *cache);
 
 #endif

@@ -169,6 +169,9 @@ nmap_get_hashed(const struct nmap *m, const char *key, uint64_t h)
 static void *
 nmap_get(const struct nmap *m, const char *key)
 {
+	/* An empty map (no local names: no hosts files) is not worth hashing the key for. */
+	if (m->count == 0)
+		return NULL;
 	return nmap_get_hashed(m, key, nmap_hash(key));
 }
 
@@ -249,14 +252,94 @@ rname_free(void *p)
 
 /* --- names --------------------------------------------------------------------------- */
 
-/* The lower-case text of a name without the trailing dot ("" for the root). */
-static void
-name_key(const struct dns_name *n, char *buf, size_t len)
+/* The suffixes of a query's key at label boundaries and their nmap hashes, shortest ("")
+ * first: what domain_lookup looks up, and (the last) the whole key. */
+#define KEY_SUFFIX_MAX	(DNS_MAXNAME / 2 + 1)	/* 127 labels at most, and "" */
+struct key_suffixes {
+	size_t		 n;
+	uint16_t	 off[KEY_SUFFIX_MAX];	/* where the suffix starts in the key */
+	uint64_t	 hash[KEY_SUFFIX_MAX];	/* nmap_hash(key + off) */
+};
+
+/* What name_key writes for a byte of a label: letters lower-cased, digits, '-' and '_' as
+ * they are; 0 for the bytes that dns_name_to_text escapes or that the key lower-cases
+ * otherwise (then name_key takes the slow path). */
+static const uint8_t key_bytes[256] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, '-', 0, 0,
+	'0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 0, 0, 0, 0, 0, 0,
+	0, 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o',
+	'p', 'q', 'r', 's', 't', 'u', 'v', 'w', 'x', 'y', 'z', 0, 0, 0, 0, '_',
+	0, 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o',
+	'p', 'q', 'r', 's', 't', 'u', 'v', 'w', 'x', 'y', 'z', 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
+/*
+ * The lower-case text of a name without the trailing dot ("" for the root). Names of letters,
+ * digits, '-' and '_' (nearly all) are written here in one pass from the right that also
+ * hashes their suffixes into *sx (true); any other byte (escaped in text) takes
+ * dns_name_to_text, and then sx->n is 0 (false).
+ */
+static bool
+name_key(const struct dns_name *n, char *buf, size_t len, struct key_suffixes *sx)
 {
+	uint8_t starts[KEY_SUFFIX_MAX];
+	uint64_t h = NMAP_HASH_INIT;
+	size_t nl = 0, i = 0, o;
+
+	sx->n = 0;
+	if (len <= n->len)
+		goto slow;
+	for (; i < n->len && n->wire[i] != 0; i += (size_t)n->wire[i] + 1) {
+		if (n->wire[i] > DNS_MAXLABEL || i + 1 + n->wire[i] >= n->len ||
+		    nl == nitems(starts))
+			goto slow;
+		starts[nl++] = (uint8_t)i;
+	}
+	if (i + 1 != n->len)
+		goto slow;
+	/* The labels' bytes and the dots between them: the wire form less its length bytes
+	 * and the root. */
+	o = nl == 0 ? 0 : (size_t)n->len - 2;
+	buf[o] = '\0';
+	sx->off[0] = (uint16_t)o;
+	sx->hash[0] = nmap_hash_end(h);
+	sx->n = 1;
+	for (size_t l = nl; l-- > 0;) {
+		size_t first = (size_t)starts[l] + 1;
+
+		for (size_t j = first + n->wire[starts[l]]; j-- > first;) {
+			uint8_t c = key_bytes[n->wire[j]];
+
+			if (c == 0)
+				goto slow;
+			buf[--o] = (char)c;
+			h = nmap_hash_step(h, (char)c);
+		}
+		sx->off[sx->n] = (uint16_t)o;
+		sx->hash[sx->n++] = nmap_hash_end(h);
+		if (l > 0) {
+			buf[--o] = '.';
+			h = nmap_hash_step(h, '.');
+		}
+	}
+	return true;
+slow:
+	sx->n = 0;
 	if (dns_name_to_text(n, buf, len) < 0 || strcmp(buf, ".") == 0)
 		buf[0] = '\0';
 	for (char *p = buf; *p != '\0'; p++)
 		*p = (char)tolower((unsigned char)*p);
+	return false;
 }
 
 /* A name from configuration text; false if it is not a valid name. */
@@ -697,8 +780,8 @@ set_has_address(const struct ruleset *s)
 /* Looks name (lower-case text) up in the domain table for qtype: the longest matching domain
  * first, and within it the first kind of rule that applies to the type (dnsmasq 2.90). */
 static void
-domain_lookup(const struct resolver *r, const char *name, uint16_t qtype, bool known,
-    struct dt_result *res)
+domain_lookup(const struct resolver *r, const char *name, const struct key_suffixes *sx,
+    uint16_t qtype, bool known, struct dt_result *res)
 {
 	struct dt_candidate cand[DNS_MAXNAME / 2 + 64];
 	size_t ncand = 0, nlen = strlen(name);
@@ -708,8 +791,12 @@ domain_lookup(const struct resolver *r, const char *name, uint16_t qtype, bool k
 
 	memset(res, 0, sizeof(*res));
 	/* Plain domains: "" (every name), then every suffix at a label boundary, their hashes
-	 * taken in one pass from the right. */
-	for (size_t i = nlen;; i--) {
+	 * taken in one pass from the right (by name_key when sx has them). */
+	for (size_t i = 0; sx != NULL && i < sx->n; i++)
+		if ((v = (uintptr_t)nmap_get_hashed(&r->setmap, name + sx->off[i],
+		    sx->hash[i])) != 0 && ncand < nitems(cand))
+			cand[ncand++].set = &r->sets[v - 1];
+	for (size_t i = nlen; sx == NULL || sx->n == 0; i--) {
 		if ((i == nlen || i == 0 || name[i - 1] == '.') &&
 		    (v = (uintptr_t)nmap_get_hashed(&r->setmap, name + i,
 		    nmap_hash_end(h))) != 0 && ncand < nitems(cand))
@@ -778,6 +865,7 @@ struct query {
 	uint16_t	 edns_flags;
 	bool		 tcp;
 	char		 key[DNS_MAXTEXT];	/* lower-case name, no trailing dot */
+	struct key_suffixes keysx;	/* its suffixes' hashes (none: n is 0) */
 	size_t		 limit;		/* largest reply the client accepts */
 };
 
@@ -795,8 +883,10 @@ reply_start(struct reply *rp, const struct resolver *r, const struct query *q, u
 {
 	size_t size = q->limit < outcap ? q->limit : outcap;
 
-	memset(rp, 0, sizeof(*rp));
+	/* Not a memset of the builder's label table: dns_builder_init clears what is used. */
 	rp->q = q;
+	rp->aa = false;
+	rp->rcode = 0;
 	rp->local_ttl = r->conf->local_ttl;
 	dns_builder_init(&rp->b, out, size, q->id, 0);
 	if (q->edns)
@@ -1098,10 +1188,7 @@ answer_reverse(struct resolver *r, struct reply *rp, int family, const uint8_t *
 static bool
 cache_in_use(const struct dnscache *cache)
 {
-	struct dnscache_stats st;
-
-	dnscache_stats(cache, &st);
-	return st.records > 0;
+	return dnscache_records(cache) > 0;
 }
 
 /* --- the pipeline -------------------------------------------------------------------- */
@@ -1151,6 +1238,7 @@ parse_query(const struct resolver *r, const uint8_t *buf, size_t len, bool tcp, 
 	/* Not the name buffer (1 KB): name_key below writes it. */
 	memset(q, 0, offsetof(struct query, key));
 	q->key[0] = '\0';
+	q->keysx.n = 0;
 	q->limit = 0;
 	q->buf = buf;
 	q->len = len;
@@ -1172,7 +1260,7 @@ parse_query(const struct resolver *r, const uint8_t *buf, size_t len, bool tcp, 
 	q->qclass = (uint16_t)(buf[pos + 2] << 8 | buf[pos + 3]);
 	pos += 4;
 	q->qend = pos;
-	name_key(&q->qname, q->key, sizeof(q->key));
+	name_key(&q->qname, q->key, sizeof(q->key), &q->keysx);
 	/* Walk the remaining questions and the RRs; remember the first OPT. */
 	for (unsigned int i = 1; i < qd; i++) {
 		struct dns_name n;
@@ -1256,7 +1344,8 @@ resolver_query(struct resolver *r, const uint8_t *buf, size_t len, bool tcp, tim
 		return;
 	res->info.id = q.id;
 	res->info.flags = q.flags;
-	res->info.qname = q.qname;
+	res->info.qname.len = q.qname.len;
+	memcpy(res->info.qname.wire, q.qname.wire, q.qname.len);
 	res->info.qtype = q.qtype;
 	res->info.qclass = q.qclass;
 	res->info.edns = q.edns;
@@ -1268,7 +1357,8 @@ resolver_query(struct resolver *r, const uint8_t *buf, size_t len, bool tcp, tim
 		return;
 	}
 	in = q.qclass == DNS_C_IN;
-	ln = nmap_get(&r->names, q.key);
+	ln = q.keysx.n > 0 ? nmap_get_hashed(&r->names, q.key, q.keysx.hash[q.keysx.n - 1]) :
+	    nmap_get(&r->names, q.key);
 	known = ln != NULL;
 
 	/* CHAOS: the *.bind TXT names; other *.bind names are NOTIMP. */
@@ -1298,7 +1388,7 @@ resolver_query(struct resolver *r, const uint8_t *buf, size_t len, bool tcp, tim
 					done_reply(r, &rp, res, source);
 					return;
 				}
-				domain_lookup(r, q.key, q.qtype, known, &dt);
+				domain_lookup(r, q.key, &q.keysx, q.qtype, known, &dt);
 				if (c->bogus_priv && !dt.specific && private_address(family, addr)) {
 					rp.aa = true;
 					rp.rcode = DNS_R_NXDOMAIN;
@@ -1313,7 +1403,7 @@ resolver_query(struct resolver *r, const uint8_t *buf, size_t len, bool tcp, tim
 	 * (dnsmasq looks in its cache first) because a name address= or local= answers can only be
 	 * in the cache through an upstream's CNAME chain, and then the configuration should win;
 	 * it also keeps the cache lookup off the path of every address= answer. */
-	domain_lookup(r, q.key, q.qtype, known, &dt);
+	domain_lookup(r, q.key, &q.keysx, q.qtype, known, &dt);
 	if ((!in || dt.kind != DT_ADDR) && dt.kind != DT_LOCAL)
 		goto cache;
 	if (in && dt.kind == DT_ADDR) {

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1318,6 +1319,7 @@ START_TEST(test_flush_and_stats)
 	st = stats(c);
 	ck_assert_uint_eq(st.size, 150);
 	ck_assert_uint_eq(st.records, 3);
+	ck_assert_uint_eq(dnscache_records(c), 3);
 	ck_assert_uint_eq(st.entries, 2);
 	ck_assert_uint_eq(st.insertions, 3);
 	ck_assert_uint_eq(st.evictions, 0);
@@ -1329,6 +1331,8 @@ START_TEST(test_flush_and_stats)
 	ck_assert_int_eq(ask(c, "gone.test", DNS_T_A, 0, &g), DNSCACHE_MISS);
 	st = stats(c);
 	ck_assert_uint_eq(st.records, 0);
+	ck_assert_uint_eq(dnscache_records(c), 0);
+	ck_assert_uint_eq(dnscache_records(NULL), 0);
 	ck_assert_uint_eq(st.entries, 0);
 	/* Counters survive a flush; a flush is not an eviction. */
 	ck_assert_uint_eq(st.insertions, 3);
@@ -1407,6 +1411,268 @@ START_TEST(test_builder_not_ready)
 }
 END_TEST
 
+/* An answer that fails after it wrote RRs (here the answer count runs out at the second
+ * RR) leaves the builder as it was: its fields, its recorded labels and its bytes. */
+START_TEST(test_builder_restored)
+{
+	struct dnscache *c = cache_new(150);
+	struct dns_name n = name("www.a.test");
+	struct dnscache_reply r;
+	struct dns_builder b, before;
+	uint8_t buf[512], copy[512];
+	struct up u;
+
+	up_begin(&u, "www.a.test", DNS_T_A, 0);
+	up_rr(&u, DNS_SEC_ANSWER, "www.a.test", DNS_T_CNAME, 600, "b.test");
+	up_rr(&u, DNS_SEC_ANSWER, "b.test", DNS_T_A, 100, "10.0.0.1");
+	ck_assert_int_eq(up_store(c, &u, 0), 2);
+	ck_assert_int_eq(dns_builder_init(&b, buf, sizeof(buf), 1, DNS_F_QR), 0);
+	ck_assert_int_eq(dns_build_question(&b, &n, DNS_T_A, DNS_C_IN), 0);
+	b.count[DNS_SEC_ANSWER] = UINT16_MAX - 1;
+	before = b;
+	memcpy(copy, buf, b.len);
+	ck_assert_int_eq(dnscache_answer(c, &n, DNS_T_A, DNS_C_IN, 0, 0, &b, &r), DNSCACHE_MISS);
+	ck_assert_int_eq(r.status, DNSCACHE_MISS);
+	ck_assert(memcmp(&b, &before, offsetof(struct dns_builder, comp)) == 0);
+	ck_assert(memcmp(b.comp, before.comp, b.ncomp * sizeof(b.comp[0])) == 0);
+	ck_assert(memcmp(buf, copy, b.len) == 0);
+	ck_assert_uint_eq(stats(c).misses, 1);
+	/* The same builder with room for answers gets both. */
+	b.count[DNS_SEC_ANSWER] = 0;
+	ck_assert_int_eq(dnscache_answer(c, &n, DNS_T_A, DNS_C_IN, 0, 0, &b, &r),
+	    DNSCACHE_POSITIVE);
+	ck_assert_uint_eq(r.answers, 2);
+	dnscache_free(c);
+}
+END_TEST
+
+/* Names are looked up ignoring ASCII case (eight bytes at a time, then the tail): the bytes
+ * next to the letters and non-ASCII bytes whose low seven bits are letters keep their case. */
+START_TEST(test_case_insensitive)
+{
+	struct dnscache *c = cache_new(150);
+	struct got g;
+
+	ck_assert_int_eq(store_a(c, "MiXeD.Example.TEST", "192.0.2.1", 300, 0), 1);
+	ck_assert_int_eq(ask(c, "mixed.example.test", DNS_T_A, 0, &g), DNSCACHE_POSITIVE);
+	ck_assert_str_eq(g.rr[DNS_SEC_ANSWER][0], "mixed.example.test A 192.0.2.1");
+	ck_assert_int_eq(ask(c, "MIXED.EXAMPLE.TEST", DNS_T_A, 0, &g), DNSCACHE_POSITIVE);
+	/* The answer's owner is the question as asked. */
+	ck_assert_str_eq(g.rr[DNS_SEC_ANSWER][0], "MIXED.EXAMPLE.TEST A 192.0.2.1");
+	ck_assert_int_eq(ask(c, "mixed.example.tesT", DNS_T_A, 0, &g), DNSCACHE_POSITIVE);
+	ck_assert_int_eq(ask(c, "mixed.example.tes", DNS_T_A, 0, &g), DNSCACHE_MISS);
+
+	/* '@' '[' '`' '{' surround the letters: none of them is a case of another. */
+	ck_assert_int_eq(store_a(c, "\\@\\[`{az.test", "192.0.2.2", 300, 0), 1);
+	ck_assert_int_eq(ask(c, "\\@\\[`{AZ.TEST", DNS_T_A, 0, &g), DNSCACHE_POSITIVE);
+	ck_assert_int_eq(ask(c, "`{\\@\\[az.test", DNS_T_A, 0, &g), DNSCACHE_MISS);
+	ck_assert_int_eq(ask(c, "\\@\\[\\@\\[az.test", DNS_T_A, 0, &g), DNSCACHE_MISS);
+	/* 0xC1 and 0xE1 (low bits 'A' and 'a') and 0xDA, 0xFA ('Z', 'z') are different bytes,
+	 * in the first eight bytes of the name and in its tail. */
+	ck_assert_int_eq(store_a(c, "\\193\\218xxxxxx.\\193\\218", "192.0.2.3", 300, 0), 1);
+	ck_assert_int_eq(ask(c, "\\225\\250xxxxxx.\\193\\218", DNS_T_A, 0, &g), DNSCACHE_MISS);
+	ck_assert_int_eq(ask(c, "\\193\\218xxxxxx.\\225\\250", DNS_T_A, 0, &g), DNSCACHE_MISS);
+	ck_assert_int_eq(ask(c, "\\193\\218XXXXXX.\\193\\218", DNS_T_A, 0, &g),
+	    DNSCACHE_POSITIVE);
+	ck_assert_int_eq(store_a(c, "\\225\\250xxxxxx.\\225\\250", "192.0.2.4", 300, 0), 1);
+	ck_assert_int_eq(ask(c, "\\225\\250XxXxXx.\\225\\250", DNS_T_A, 0, &g),
+	    DNSCACHE_POSITIVE);
+	ck_assert_str_eq(g.rr[DNS_SEC_ANSWER][0],
+	    "\\225\\250XxXxXx.\\225\\250 A 192.0.2.4");
+	ck_assert_int_eq(ask(c, "\\193\\218xxxxxx.\\193\\218", DNS_T_A, 0, &g),
+	    DNSCACHE_POSITIVE);
+	ck_assert_str_eq(g.rr[DNS_SEC_ANSWER][0],
+	    "\\193\\218xxxxxx.\\193\\218 A 192.0.2.3");
+	/* A name of exactly 8 and 16 bytes (no tail) and the longest name. */
+	ck_assert_int_eq(store_a(c, "abcdef", "192.0.2.5", 300, 0), 1);
+	ck_assert_int_eq(ask(c, "ABCDEF", DNS_T_A, 0, &g), DNSCACHE_POSITIVE);
+	ck_assert_int_eq(store_a(c, "abcdefgh.abcde", "192.0.2.6", 300, 0), 1);
+	ck_assert_int_eq(ask(c, "ABCDEFGH.ABCDE", DNS_T_A, 0, &g), DNSCACHE_POSITIVE);
+	{
+		char lo[300], up[300];
+		size_t o = 0;
+
+		for (int l = 0; l < 4; l++) {
+			for (int i = 0; i < (l < 3 ? 63 : 61); i++) {
+				lo[o] = (char)('a' + (l * 7 + i) % 26);
+				up[o++] = (char)('A' + (l * 7 + i) % 26);
+			}
+			lo[o] = up[o] = '.';
+			o++;
+		}
+		lo[o - 1] = up[o - 1] = '\0';
+		ck_assert_int_eq(store_a(c, lo, "192.0.2.7", 300, 0), 1);
+		ck_assert_int_eq(ask(c, up, DNS_T_A, 0, &g), DNSCACHE_POSITIVE);
+		ck_assert_int_eq(ask(c, lo, DNS_T_A, 0, &g), DNSCACHE_POSITIVE);
+	}
+	dnscache_free(c);
+}
+END_TEST
+
+/* The entries of one name (its types, its CNAME, its negatives) are found together and each
+ * keeps its own TTL, rotation and place in the eviction order. */
+START_TEST(test_entries_of_one_name)
+{
+	struct dnscache *c = cache_new(6);
+	struct got g;
+	struct up u;
+
+	/* A (two RRs), AAAA, NODATA for SRV and NODATA for CNAME at one name. */
+	up_begin(&u, "multi.test", DNS_T_A, 0);
+	up_rr(&u, DNS_SEC_ANSWER, "multi.test", DNS_T_A, 300, "192.0.2.1");
+	up_rr(&u, DNS_SEC_ANSWER, "multi.test", DNS_T_A, 300, "192.0.2.2");
+	ck_assert_int_eq(up_store(c, &u, 0), 2);
+	up_begin(&u, "multi.test", DNS_T_AAAA, 0);
+	up_rr(&u, DNS_SEC_ANSWER, "multi.test", DNS_T_AAAA, 200, "2001:db8::1");
+	ck_assert_int_eq(up_store(c, &u, 0), 1);
+	up_begin(&u, "multi.test", DNS_T_SRV, 0);
+	up_soa(&u, "test", 100, 100);
+	ck_assert_int_eq(up_store(c, &u, 0), 1);
+	up_begin(&u, "Multi.Test", DNS_T_CNAME, 0);
+	up_soa(&u, "test", 50, 50);
+	ck_assert_int_eq(up_store(c, &u, 0), 1);
+	ck_assert_uint_eq(stats(c).entries, 4);
+	ck_assert_uint_eq(stats(c).records, 5);
+
+	ck_assert_int_eq(ask(c, "multi.test", DNS_T_A, 10, &g), DNSCACHE_POSITIVE);
+	ck_assert_int_eq(g.n[DNS_SEC_ANSWER], 2);
+	ck_assert_str_eq(g.rr[DNS_SEC_ANSWER][0], "multi.test A 192.0.2.1");
+	ck_assert_uint_eq(g.ttl[DNS_SEC_ANSWER][0], 290);
+	ck_assert_int_eq(ask(c, "multi.test", DNS_T_A, 10, &g), DNSCACHE_POSITIVE);
+	ck_assert_str_eq(g.rr[DNS_SEC_ANSWER][0], "multi.test A 192.0.2.2");
+	ck_assert_int_eq(ask(c, "multi.test", DNS_T_AAAA, 10, &g), DNSCACHE_POSITIVE);
+	ck_assert_int_eq(g.n[DNS_SEC_ANSWER], 1);
+	ck_assert_uint_eq(g.ttl[DNS_SEC_ANSWER][0], 190);
+	ck_assert_int_eq(ask(c, "multi.test", DNS_T_SRV, 10, &g), DNSCACHE_NODATA);
+	ck_assert_uint_eq(g.ttl[DNS_SEC_AUTHORITY][0], 90);
+	/* The NODATA CNAME does not hide the A, and answers a CNAME query. */
+	ck_assert_int_eq(ask(c, "multi.test", DNS_T_CNAME, 10, &g), DNSCACHE_NODATA);
+	ck_assert_int_eq(ask(c, "multi.test", DNS_T_PTR, 10, &g), DNSCACHE_MISS);
+	/* The rotation of the A did not move because of the other answers. */
+	ck_assert_int_eq(ask(c, "multi.test", DNS_T_A, 10, &g), DNSCACHE_POSITIVE);
+	ck_assert_str_eq(g.rr[DNS_SEC_ANSWER][0], "multi.test A 192.0.2.1");
+
+	/* Expiry is per entry: at 60 the CNAME NODATA is gone (and reclaimed when found), the
+	 * others answer. */
+	ck_assert_int_eq(ask(c, "multi.test", DNS_T_CNAME, 60, &g), DNSCACHE_MISS);
+	ck_assert_uint_eq(stats(c).entries, 3);
+	ck_assert_int_eq(ask(c, "multi.test", DNS_T_A, 60, &g), DNSCACHE_POSITIVE);
+	ck_assert_int_eq(ask(c, "multi.test", DNS_T_SRV, 99, &g), DNSCACHE_NODATA);
+	ck_assert_int_eq(ask(c, "multi.test", DNS_T_SRV, 100, &g), DNSCACHE_MISS);
+	ck_assert_uint_eq(stats(c).entries, 2);
+
+	/* Eviction order is per entry: the AAAA (last used at 10) goes before the A (60), and
+	 * the A too when three records are needed. */
+	ck_assert_int_eq(store_a(c, "other.test", "192.0.2.9", 300, 61), 1);
+	ck_assert_uint_eq(stats(c).records, 4);
+	up_begin(&u, "third.test", DNS_T_A, 0);
+	up_rr(&u, DNS_SEC_ANSWER, "third.test", DNS_T_A, 300, "192.0.2.10");
+	up_rr(&u, DNS_SEC_ANSWER, "third.test", DNS_T_A, 300, "192.0.2.11");
+	up_rr(&u, DNS_SEC_ANSWER, "third.test", DNS_T_A, 300, "192.0.2.12");
+	ck_assert_int_eq(up_store(c, &u, 62), 3);
+	ck_assert_uint_eq(stats(c).evictions, 1);
+	ck_assert_int_eq(ask(c, "multi.test", DNS_T_AAAA, 62, &g), DNSCACHE_MISS);
+	ck_assert_int_eq(ask(c, "multi.test", DNS_T_A, 62, &g), DNSCACHE_POSITIVE);
+	ck_assert_int_eq(ask(c, "other.test", DNS_T_A, 62, &g), DNSCACHE_POSITIVE);
+	up_begin(&u, "fourth.test", DNS_T_A, 0);
+	up_rr(&u, DNS_SEC_ANSWER, "fourth.test", DNS_T_A, 300, "192.0.2.13");
+	up_rr(&u, DNS_SEC_ANSWER, "fourth.test", DNS_T_A, 300, "192.0.2.14");
+	ck_assert_int_eq(up_store(c, &u, 63), 2);
+	/* Least recently used: third (stored at 62), then multi's A (asked at 62, before other). */
+	ck_assert_int_eq(ask(c, "third.test", DNS_T_A, 63, &g), DNSCACHE_MISS);
+	ck_assert_int_eq(ask(c, "multi.test", DNS_T_A, 63, &g), DNSCACHE_POSITIVE);
+	ck_assert_uint_eq(stats(c).evictions, 4);
+	ck_assert_uint_eq(stats(c).records, 5);
+
+	/* A CNAME stored at the name drops all its entries; an NXDOMAIN too. */
+	up_begin(&u, "multi.test", DNS_T_A, 0);
+	up_rr(&u, DNS_SEC_ANSWER, "multi.test", DNS_T_CNAME, 300, "other.test");
+	up_rr(&u, DNS_SEC_ANSWER, "other.test", DNS_T_A, 300, "192.0.2.9");
+	ck_assert_int_eq(up_store(c, &u, 64), 2);
+	ck_assert_int_eq(ask(c, "multi.test", DNS_T_A, 64, &g), DNSCACHE_POSITIVE);
+	ck_assert_int_eq(g.n[DNS_SEC_ANSWER], 2);
+	ck_assert_str_eq(g.rr[DNS_SEC_ANSWER][1], "other.test A 192.0.2.9");
+	ck_assert_int_eq(ask(c, "multi.test", DNS_T_AAAA, 64, &g), DNSCACHE_MISS);
+	up_begin(&u, "other.test", DNS_T_AAAA, 0);
+	up_rr(&u, DNS_SEC_ANSWER, "other.test", DNS_T_AAAA, 300, "2001:db8::9");
+	ck_assert_int_eq(up_store(c, &u, 65), 1);
+	up_begin(&u, "OTHER.test", DNS_T_PTR, DNS_R_NXDOMAIN);
+	up_soa(&u, "test", 100, 100);
+	ck_assert_int_eq(up_store(c, &u, 65), 1);
+	/* NXDOMAIN covers every type, also through the CNAME. */
+	ck_assert_int_eq(ask(c, "other.test", DNS_T_A, 65, &g), DNSCACHE_NXDOMAIN);
+	ck_assert_int_eq(ask(c, "other.test", DNS_T_AAAA, 65, &g), DNSCACHE_NXDOMAIN);
+	ck_assert_int_eq(ask(c, "other.test", DNS_T_SRV, 65, &g), DNSCACHE_NXDOMAIN);
+	ck_assert_int_eq(ask(c, "multi.test", DNS_T_AAAA, 65, &g), DNSCACHE_NXDOMAIN);
+	ck_assert_int_eq(g.n[DNS_SEC_ANSWER], 1);
+	/* A positive entry of a type ends the NXDOMAIN for all types. */
+	ck_assert_int_eq(store_a(c, "other.test", "192.0.2.20", 300, 66), 1);
+	ck_assert_int_eq(ask(c, "other.test", DNS_T_AAAA, 66, &g), DNSCACHE_MISS);
+	ck_assert_int_eq(ask(c, "multi.test", DNS_T_A, 66, &g), DNSCACHE_POSITIVE);
+	dnscache_free(c);
+}
+END_TEST
+
+/* Many names in few buckets (cache-size 16: 16 buckets): every name and type finds its own
+ * entry among the others of its bucket, and removing one leaves the rest. */
+START_TEST(test_shared_buckets)
+{
+	struct dnscache *c = cache_new(16);
+	char qn[64], addr[64];
+	struct got g;
+	struct up u;
+
+	for (int i = 0; i < 8; i++) {
+		ck_assert(util_snprintf(qn, sizeof(qn), "n%d.test", i));
+		ck_assert(util_snprintf(addr, sizeof(addr), "192.0.2.%d", i));
+		ck_assert_int_eq(store_a(c, qn, addr, 300, 0), 1);
+		ck_assert(util_snprintf(addr, sizeof(addr), "2001:db8::%d", i));
+		up_begin(&u, qn, DNS_T_AAAA, 0);
+		up_rr(&u, DNS_SEC_ANSWER, qn, DNS_T_AAAA, 300, addr);
+		ck_assert_int_eq(up_store(c, &u, 0), 1);
+	}
+	ck_assert_uint_eq(stats(c).records, 16);
+	/* Drop the AAAA of the even names (an NXDOMAIN replaces both, then an A comes back). */
+	for (int i = 0; i < 8; i += 2) {
+		ck_assert(util_snprintf(qn, sizeof(qn), "N%d.TEST", i));
+		up_begin(&u, qn, DNS_T_A, DNS_R_NXDOMAIN);
+		up_soa(&u, "test", 100, 100);
+		ck_assert_int_eq(up_store(c, &u, 1), 1);
+		ck_assert(util_snprintf(addr, sizeof(addr), "198.51.100.%d", i));
+		ck_assert_int_eq(store_a(c, qn, addr, 300, 1), 1);
+	}
+	ck_assert_uint_eq(stats(c).records, 12);
+	ck_assert_uint_eq(stats(c).evictions, 0);
+	for (int i = 0; i < 8; i++) {
+		char want[128];
+
+		ck_assert(util_snprintf(qn, sizeof(qn), "n%d.test", i));
+		ck_assert_int_eq(ask(c, qn, DNS_T_A, 2, &g), DNSCACHE_POSITIVE);
+		ck_assert(util_snprintf(want, sizeof(want), "%s A %s.%d", qn,
+		    i % 2 == 0 ? "198.51.100" : "192.0.2", i));
+		ck_assert_str_eq(g.rr[DNS_SEC_ANSWER][0], want);
+		ck_assert_int_eq(ask(c, qn, DNS_T_AAAA, 2, &g),
+		    i % 2 == 0 ? DNSCACHE_MISS : DNSCACHE_POSITIVE);
+		ck_assert_int_eq(ask(c, qn, DNS_T_PTR, 2, &g), DNSCACHE_MISS);
+	}
+	dnscache_free(c);
+	/* Evicting until empty walks the shared buckets too. */
+	c = cache_new(16);
+	for (int i = 0; i < 64; i++) {
+		ck_assert(util_snprintf(qn, sizeof(qn), "e%d.test", i));
+		ck_assert_int_eq(store_a(c, qn, "192.0.2.1", 300, i), 1);
+	}
+	ck_assert_uint_eq(stats(c).records, 16);
+	ck_assert_uint_eq(stats(c).evictions, 48);
+	for (int i = 0; i < 64; i++) {
+		ck_assert(util_snprintf(qn, sizeof(qn), "E%d.test", i));
+		ck_assert_int_eq(ask(c, qn, DNS_T_A, 64, &g),
+		    i < 48 ? DNSCACHE_MISS : DNSCACHE_POSITIVE);
+	}
+	dnscache_free(c);
+}
+END_TEST
+
 Suite *
 dnscache_suite(void)
 {
@@ -1443,6 +1709,10 @@ dnscache_suite(void)
 	tcase_add_test(tm, test_bound_random);
 	tcase_add_test(tm, test_size_zero_and_defaults);
 	tcase_add_test(tm, test_flush_and_stats);
+	tcase_add_test(ts, test_case_insensitive);
+	tcase_add_test(ts, test_builder_restored);
+	tcase_add_test(tm, test_entries_of_one_name);
+	tcase_add_test(tm, test_shared_buckets);
 	tcase_set_timeout(tm, 60);
 	suite_add_tcase(s, ts);
 	suite_add_tcase(s, tn);

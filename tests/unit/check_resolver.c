@@ -179,6 +179,11 @@ START_TEST(test_address)
 	ck_assert(!a.m.edns.present);
 	ask(&a, "deep.sub.webdevelop.internal", DNS_T_A, 0, false);
 	ck_assert_str_eq(a.first, "10.130.0.1");
+	/* Names with '-', '_' and digits, and names with bytes that are escaped in text. */
+	ask(&a, "Under_Score-9.WebDevelop.Internal", DNS_T_A, 0, false);
+	ck_assert_str_eq(a.first, "10.130.0.1");
+	ask(&a, "\\200X\\(y.Kratos.WebDevelop.Internal", DNS_T_A, 0, false);
+	ck_assert_str_eq(a.first, "10.130.0.100");
 	ask(&a, "xwebdevelop.internal", DNS_T_A, 0, false);
 	ck_assert_int_eq(a.r.action, RESOLVER_FORWARD);
 	ck_assert(!a.r.rewrite_nx);
