@@ -458,6 +458,9 @@ class Bench:
         r[load + "_cpu"] = cpu / units if units else None
         others = (b1 - b0) - cpu - (s1 - s0) - x["client_cpu"]
         r[load + "_others_pct"] = max(0.0, 100.0 * others / (t1 - t0)) if t1 > t0 else None
+        # A path that waits on itself (flow control, wake-ups) leaves the machine idle while
+        # it is the bottleneck: zt's first data path did, 15-30 % (doc/performance.md).
+        r[load + "_idle_pct"] = max(0.0, 100.0 * (1 - (b1 - b0) / (t1 - t0))) if t1 > t0 else None
         self.alive()
         return r
 
@@ -489,6 +492,8 @@ TABLES = (
         ("bulk8_gbps", "8 streams, Gbit/s", 2),
         ("bulk1_cpu", "path CPU s per GiB, 1 stream", 2),
         ("bulk8_cpu", "path CPU s per GiB, 8 streams", 2),
+        ("bulk1_idle_pct", "machine idle during the run, %, 1 stream", 0),
+        ("bulk8_idle_pct", "machine idle during the run, %, 8 streams", 0),
     )),
     ("rtt", "tunnel: 64-byte request/response on one connection ({rtt} s)", (
         ("rtt_p50_us", "round trip p50, us", 1),
@@ -552,6 +557,8 @@ def summarise(rounds, args, bench):
         for key, label, digits in figs:
             vals = [med[p].get(key) for p in peers]
             rs = [result["ratio"][p].get(key) for p in others]
+            if key.endswith("_idle_pct"):
+                rs = [None for p in others]     # a state of the machine, not a cost
             note = ""
             g = GOALS.get(key)
             if g and GOAL_PEER in others:
