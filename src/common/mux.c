@@ -2172,6 +2172,9 @@ read_cb(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, evbuffer_get_length(in));
 		goto done;
 	}
+	/* libevent hands over one record per callback: take the others TLS read-ahead holds
+	 * now, so that the frames of one read() are relayed together (one write per splice). */
+	(void)tls_bufferevent_read_buffered(bev, 64 * 1024);
 	while (!s->freed && !s->fail_pending && s->state < MUX_S_CLOSING &&
 	    evbuffer_get_length(in) >= MUX_HEADER_LEN) {
 		uint8_t *p;

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
@@ -952,6 +953,37 @@ tls_bufferevent_gather(struct bufferevent *bev)
 	BIO_set_init(b, 1);
 	SSL_set0_wbio(ssl, b);	/* the socket BIO stays the read BIO */
 	return true;
+}
+
+size_t
+tls_bufferevent_read_buffered(struct bufferevent *bev, size_t max)
+{
+	struct evbuffer_iovec v;
+	struct evbuffer *in;
+	size_t got = 0;
+	SSL *ssl;
+	int n;
+
+	if (bev == NULL || (ssl = bufferevent_openssl_get_ssl(bev)) == NULL ||
+	    !SSL_is_init_finished(ssl))
+		return 0;
+	in = bufferevent_get_input(bev);
+	while (got < max && SSL_has_pending(ssl) == 1) {
+		if (evbuffer_reserve_space(in, SSL3_RT_MAX_PLAIN_LENGTH, &v, 1) < 1)
+			break;
+		ERR_clear_error();
+		n = SSL_read(ssl, v.iov_base, (int)(v.iov_len > SSL3_RT_MAX_PLAIN_LENGTH ?
+		    SSL3_RT_MAX_PLAIN_LENGTH : v.iov_len));
+		if (n <= 0) {
+			ERR_clear_error();
+			break;		/* the reservation lapses */
+		}
+		v.iov_len = (size_t)n;
+		if (evbuffer_commit_space(in, &v, 1) == -1)
+			break;
+		got += (size_t)n;
+	}
+	return got;
 }
 
 size_t

@@ -90,6 +90,10 @@ size_t		 tls_bufferevent_unsent(struct bufferevent *bev);
 /* Writes what is gathered now, as far as the socket takes it without blocking, and stops
  * waiting to write the rest: for just before bufferevent_free. */
 void		 tls_bufferevent_flush(struct bufferevent *bev);
+/* Moves up to about max bytes of the records OpenSSL already holds (read ahead) into bev's
+ * input, without waiting for libevent's next read callback; returns the bytes moved. Stops at
+ * anything but data (a partial record, an alert, an error: left to libevent). */
+size_t		 tls_bufferevent_read_buffered(struct bufferevent *bev, size_t max);
 /* Sends close_notify (best effort) before the caller frees the bufferevent; call it once the
  * output buffer has drained, since data still queued would follow the close_notify. */
 void		 tls_bufferevent_shutdown(struct bufferevent *bev);
