@@ -75,7 +75,8 @@ struct listener {
 	struct ifaddr_entry	 ifa;		/* the address bound (wildcard: family only) */
 	bool		 wildcard;
 	int		 udp;
-	struct event	*udp_ev;
+	struct event	*udp_ev;	/* readable; deleted while busy (udp_read) */
+	struct event	*udp_busy;	/* zero timeout: the next burst while busy */
 	struct ev_listener *tcp;
 	bool		 seen;		/* still present at the last re-list */
 };
@@ -474,12 +475,13 @@ set_source(struct msghdr *mh, void *cbuf, size_t cbuflen, const struct sockaddr_
 }
 
 /* Reads datagrams in batches (recvmmsg), answers what can be answered at once and sends those
- * replies in one sendmmsg: two system calls for up to 32 queries. */
-static void
-udp_read(evutil_socket_t fd, short what, void *arg)
+ * replies in one sendmmsg: two system calls for up to 32 queries. True when every batch of the
+ * burst was full: more are probably waiting. */
+static bool
+udp_burst(struct listener *l)
 {
-	struct listener *l = arg;
 	struct server *srv = l->srv;
+	int fd = l->udp;
 	static struct udp_batch *b;
 	/* Replies larger than a slot (edns-packet-max above 4096) are built in srv->out. */
 	bool big = srv->conf->edns_packet_max > UDP_SLOT;
@@ -508,7 +510,7 @@ udp_read(evutil_socket_t fd, short what, void *arg)
 			}
 		}
 		if ((n = recvmmsg(fd, b->in, UDP_BATCH, MSG_DONTWAIT, NULL)) <= 0)
-			return;
+			return false;
 		for (int i = 0; i < n; i++) {
 			struct msghdr *mh = &b->in[i].msg_hdr;
 			struct sockaddr_storage local;
@@ -569,8 +571,34 @@ udp_read(evutil_socket_t fd, short what, void *arg)
 			sent += (unsigned int)m;
 		}
 		if (n < UDP_BATCH)
-			return;
+			return false;
 	}
+	return true;
+}
+
+/*
+ * A busy listener's socket leaves the event loop's interest set until a burst finds its queue
+ * drained. While a socket is in an epoll set, the kernel takes that epoll's locks for every
+ * datagram that arrives and for every reply that leaves (the socket's read and write-space
+ * wake-ups), on both CPUs, even though nobody waits: at saturation that cost about a tenth of
+ * the queries per second (doc/performance.md). dnsmasq, on poll(), never pays it while busy.
+ * The next burst of a busy listener runs from a zero timeout, i.e. after the loop has polled
+ * and served every other event (TCP clients, upstream answers).
+ */
+static void
+udp_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener *l = arg;
+	static const struct timeval now = { 0, 0 };
+
+	(void)fd;
+	(void)what;
+	if (udp_burst(l)) {
+		if (event_pending(l->udp_ev, EV_READ, NULL))
+			event_del(l->udp_ev);
+		evtimer_add(l->udp_busy, &now);
+	} else if (!event_pending(l->udp_ev, EV_READ, NULL))
+		event_add(l->udp_ev, NULL);
 }
 
 /* --- TCP ----------------------------------------------------------------------------- */
@@ -785,6 +813,8 @@ listener_free(struct listener *l)
 		return;
 	if (l->udp_ev != NULL)
 		event_free(l->udp_ev);
+	if (l->udp_busy != NULL)
+		event_free(l->udp_busy);
 	if (l->udp != -1)
 		close(l->udp);
 	ev_listener_free(l->tcp);
@@ -824,6 +854,9 @@ listener_new(struct server *srv, const struct ifaddr_entry *ifa, bool wildcard)
 	if (bind(l->udp, (struct sockaddr *)&ss, ifa->addrlen) == -1)
 		goto fail;
 	l->udp_ev = event_new(srv->base, l->udp, EV_READ | EV_PERSIST, udp_read, l);
+	l->udp_busy = evtimer_new(srv->base, udp_read, l);
+	if (l->udp_ev == NULL || l->udp_busy == NULL)
+		fatalx("dns: out of memory");
 	event_add(l->udp_ev, NULL);
 	l->tcp = ev_listener_new(srv->base, (struct sockaddr *)&ss, ifa->addrlen, 32, tcp_accept,
 	    l);

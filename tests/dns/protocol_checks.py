@@ -8,10 +8,12 @@ many.test with 60 A records from a hosts file (about 1000 bytes), bigtxt.test wi
 of about 2000 bytes (ten records), NAME.slow.test forwarded to a slow upstream (192.0.2.99).
 """
 import os
+import signal
 import socket
 import time
 
 import dns.flags
+import dns.message
 import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
@@ -233,6 +235,45 @@ def truncation(port):
            "the ten TXT records of bigtxt.test", r)
 
 
+def udp_burst(port, pid, sockets="4", each="40"):
+    """More datagrams than one wake-up reads (64) wait on the server's socket at once, with a
+    TCP query and a forwarded one among them: every query is answered, once. The server is
+    stopped (SIGSTOP) while the burst is queued, so it finds the whole burst at once and takes
+    the busy path (its socket leaves the event loop's set until the queue is drained, the next
+    bursts run from a zero timeout) deterministically, not only under load."""
+    p, n, k = int(port), int(sockets), int(each)
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(n)]
+    os.kill(int(pid), signal.SIGSTOP)
+    try:
+        c = tcp_connect(p)
+        for i, s in enumerate(socks):
+            for j in range(k):
+                s.sendto(query("local.test", qid=i * 1000 + j).to_wire(), ("127.0.0.1", p))
+        socks[0].sendto(query("burst.slow.test", qid=999).to_wire(), ("127.0.0.1", p))
+        c.sendall(frame(query("many.test", qid=4242)))
+    finally:
+        os.kill(int(pid), signal.SIGCONT)
+    want = {i: set(range(k)) for i in range(n)}
+    want[0].add(999)
+    end = time.monotonic() + 10
+    for i, s in enumerate(socks):
+        while want[i] and time.monotonic() < end:
+            s.settimeout(max(0.01, end - time.monotonic()))
+            try:
+                r = dns.message.from_wire(s.recv(4096))
+            except socket.timeout:
+                break
+            j = r.id - i * 1000 if r.id != 999 else 999
+            expect(j in want[i], "one reply per query (socket %d, id %d)" % (i, r.id), r)
+            want[i].discard(j)
+            check_answer(r, r.id, "burst.slow.test" if j == 999 else "local.test")
+        s.close()
+    left = sum(len(w) for w in want.values())
+    expect(left == 0, "all %d queries of the burst answered (%d missing)" % (n * k + 1, left))
+    check_answer(tcp_read(c), 4242, "many.test")
+    c.close()
+
+
 def chaos(port, cachesize):
     """version.bind and cachesize.bind CH TXT."""
     p = int(port)
@@ -252,6 +293,6 @@ if __name__ == "__main__":
         "ready": ready, "answers": answers, "silent": silent, "tcp-sequential": tcp_sequential,
         "tcp-pipelined": tcp_pipelined, "tcp-halfclose": tcp_halfclose, "tcp-abandon": tcp_abandon,
         "tcp-idle": tcp_idle, "tcp-silent": tcp_silent, "tcp-limit": tcp_limit,
-        "udp-junk": udp_junk,
+        "udp-junk": udp_junk, "udp-burst": udp_burst,
         "edns": edns, "truncation": truncation, "chaos": chaos,
     }))

@@ -54,6 +54,8 @@ t_check "a client that shuts down its sending side still gets its answers" \
 	chk tcp-halfclose --port "$PORT" --slow p2.slow.test
 t_check "clients that go away with queries outstanding do no harm" \
 	chk tcp-abandon --port "$PORT" --slow1 p3.slow.test --slow2 p4.slow.test
+t_check "a burst of 161 queries queued at once, a forwarded and a TCP one among them, all answered" \
+	chk udp-burst --port "$PORT" --pid "$ZT_PID"
 t_check "a connection is good for 100 queries, one after another" \
 	chk tcp-limit --port "$PORT" --mode sequential
 t_check "a connection is good for 100 queries, pipelined" \
