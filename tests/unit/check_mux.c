@@ -135,6 +135,8 @@ struct raw {
 	uint64_t		 credit;
 	uint32_t		 check_ok_id;
 	uint16_t		 check_ok_code;
+	uint32_t		 data_seq[64];	/* the streams of the first DATA frames */
+	int			 ndata_seq;
 };
 
 struct fix {
@@ -670,6 +672,8 @@ raw_read_cb(struct bufferevent *bev, void *arg)
 			break;
 		case MUX_DATA:
 			r->data_bytes += fr.length;
+			if (r->ndata_seq < (int)(sizeof(r->data_seq) / sizeof(r->data_seq[0])))
+				r->data_seq[r->ndata_seq++] = fr.stream;
 			break;
 		case MUX_WINDOW:
 			r->credit += get32(fr.payload);
@@ -1838,6 +1842,39 @@ START_TEST(test_closed_ids)
 }
 END_TEST
 
+/* Busy streams of one session take turns in runs of at most four frames (64 KiB): neither
+ * one frame each (which made relays write 16 KiB at a time) nor one stream's whole window
+ * before the other's first byte. */
+START_TEST(test_pump_turns)
+{
+	struct fix f;
+	int run = 0, longest = 0, switches = 0;
+
+	fix_init(&f);
+	f.srv.ts_mode = TS_HOLD;
+	f.srv.reply_bytes = 200 * 1024;
+	fix_raw_server(&f, NULL);
+	raw_open(&f.raw, 1, "a.example");
+	raw_open(&f.raw, 3, "a.example");
+	RUN_UNTIL(&f, f.raw.data_bytes >= 400 * 1024, GUARD_MS);
+	ck_assert_uint_eq(f.raw.data_bytes, 400 * 1024);
+	ck_assert_int_gt(f.raw.ndata_seq, 24);
+	for (int i = 0; i < f.raw.ndata_seq; i++) {
+		ck_assert(f.raw.data_seq[i] == 1 || f.raw.data_seq[i] == 3);
+		if (i > 0 && f.raw.data_seq[i] != f.raw.data_seq[i - 1]) {
+			switches++;
+			run = 0;
+		}
+		if (++run > longest)
+			longest = run;
+	}
+	/* 13 frames per stream (200 KiB): 1111 3333 1111 3333 1111 3333 1 3. */
+	ck_assert_msg(longest == 4 && switches >= 5, "longest run %d, %d switches", longest,
+	    switches);
+	fix_free(&f);
+}
+END_TEST
+
 static const uint8_t drip_frame[20] = { 1, MUX_PING, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8 };
 static int drip_pos;
 
@@ -2631,6 +2668,7 @@ mux_suite(void)
 
 	/* As the applets do (ev_signals_new): a peer's close must be EPIPE, not death. */
 	signal(SIGPIPE, SIG_IGN);
+	tcase_add_test(tc, test_pump_turns);
 	tcase_add_test(tc, test_frame_parse);
 	tcase_add_test(tc, test_hello_codec);
 	tcase_add_test(tc, test_payload_codecs);
