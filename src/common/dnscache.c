@@ -23,6 +23,7 @@
 #define TTL_MAX		0x7fffffffU	/* RFC 2181 section 8: larger TTLs count as 0 */
 #define BUCKETS_MIN	16
 #define BUCKETS_MAX	(1U << 20)
+#define TICK_SPAN	(INT64_C(1) << 31)	/* the clock's reach either side of the cache's start */
 
 /* The types whose replies are cached: dnsmasq 2.90's default set. */
 static const uint16_t cacheable_types[] = {
@@ -36,17 +37,18 @@ enum entry_kind {
 };
 
 /*
- * One RRset or negative entry. data holds nitems items, each a 2-byte big-endian length and
- * that many bytes: the expanded RDATA of each RR, or for a negative entry with an SOA the SOA
- * owner name (wire form) and the SOA RDATA. The lower-cased name follows the data. The header
- * is kept small (64 bytes): a full cache of 10,000 entries is mostly headers.
+ * One RRset or negative entry. data holds the lower-cased name (namelen bytes, wire form),
+ * then nitems items, each a 2-byte big-endian length and that many bytes: the expanded RDATA
+ * of each RR, or for a negative entry with an SOA the SOA owner name (wire form) and the SOA
+ * RDATA. The header is kept small (40 bytes: a one-way bucket chain, times in 32-bit ticks of
+ * the cache's own clock, no data length): a full cache is mostly headers, and an A record for
+ * a name of up to 26 bytes then takes an 80-byte malloc chunk, not 96.
  */
 struct entry {
-	LIST_ENTRY(entry)	 hlink;
+	struct entry		*hnext;		/* the bucket's chain */
 	TAILQ_ENTRY(entry)	 lru;
-	int64_t			 expires;	/* live while now < expires */
+	uint32_t		 expires;	/* live while tick(now) < expires */
 	uint32_t		 ttl;		/* as stored: no answer shows more */
-	uint32_t		 datalen;
 	uint16_t		 type;		/* the qtype, NX_TYPE for NXDOMAIN */
 	uint16_t		 nitems;
 	uint16_t		 next;		/* round robin: the RR answered first */
@@ -55,14 +57,16 @@ struct entry {
 	uint8_t			 data[];
 };
 
-LIST_HEAD(bucket, entry);
+#define entry_items(e)	((e)->data + (e)->namelen)
+
 TAILQ_HEAD(lru_list, entry);
 
 struct dnscache {
 	struct dnscache_options	 opts;
 	uint8_t			 key[16];	/* SipHash key, random per cache */
-	struct bucket		*buckets;
+	struct entry		**buckets;
 	size_t			 mask;		/* the number of buckets (a power of two) - 1 */
+	int64_t			 epoch;		/* tick 0: 2^31 s before the cache started */
 	struct lru_list		 lru;		/* least recently used first */
 	uint32_t		 records;
 	uint32_t		 entries;
@@ -182,15 +186,29 @@ stored_ttl(const struct dnscache *c, uint32_t ttl)
 	return ttl;
 }
 
-/* Seconds e has left at now (live entries only), capped at max_ttl when nonzero. */
+/* now on the cache's clock: seconds since c->epoch, held to 0..UINT32_MAX (68 years either
+ * side of the cache's start; past that, entries simply expire at once). */
 static uint32_t
-ttl_left(const struct entry *e, int64_t now, uint32_t max_ttl)
+tick(const struct dnscache *c, int64_t now)
+{
+	uint64_t t;
+
+	if (now <= c->epoch)
+		return 0;
+	t = (uint64_t)now - (uint64_t)c->epoch;
+	return t > UINT32_MAX ? UINT32_MAX : (uint32_t)t;
+}
+
+/* Seconds e has left at tick t (live entries only), capped at max_ttl when nonzero. */
+static uint32_t
+ttl_left(const struct entry *e, uint32_t t, uint32_t max_ttl)
 {
 	uint32_t ttl = e->ttl;
 
-	/* Written so that no subtraction can overflow, whatever the caller's clock does. */
-	if (now > e->expires - (int64_t)e->ttl)
-		ttl = (uint32_t)(e->expires - now);
+	/* expires >= ttl always, and t < expires for a live entry: nothing can wrap, and a
+	 * clock going backwards never shows more than the stored TTL. */
+	if (t > e->expires - e->ttl)
+		ttl = e->expires - t;
 
 	if (max_ttl != 0 && ttl > max_ttl)
 		ttl = max_ttl;
@@ -246,11 +264,25 @@ entry_records(const struct entry *e)
 	return e->kind == KIND_POSITIVE ? e->nitems : 1;
 }
 
-/* Unlinks and frees e. */
-static void
-entry_remove(struct dnscache *c, struct entry *e)
+/* The bucket chain link that points at e. */
+static struct entry **
+entry_link(const struct dnscache *c, const struct entry *e)
 {
-	LIST_REMOVE(e, hlink);
+	struct entry **pp;
+
+	pp = &c->buckets[siphash24(c->key, e->data, e->namelen) & c->mask];
+	while (*pp != e)
+		pp = &(*pp)->hnext;
+	return pp;
+}
+
+/* Unlinks and frees e, which *link points at (NULL: find it). */
+static void
+entry_unlink(struct dnscache *c, struct entry *e, struct entry **link)
+{
+	if (link == NULL)
+		link = entry_link(c, e);
+	*link = e->hnext;
 	TAILQ_REMOVE(&c->lru, e, lru);
 	c->records -= entry_records(e);
 	c->entries--;
@@ -261,7 +293,7 @@ entry_remove(struct dnscache *c, struct entry *e)
 static bool
 entry_named(const struct entry *e, const struct dns_name *name)
 {
-	return e->namelen == name->len && memcmp(e->data + e->datalen, name->wire, name->len) == 0;
+	return e->namelen == name->len && memcmp(e->data, name->wire, name->len) == 0;
 }
 
 /* What one walk of a name's bucket found: its entries for a type, its CNAME and its
@@ -281,7 +313,7 @@ probe_name(const struct dnscache *c, uint64_t h, const struct dns_name *name, ui
 	struct entry *e;
 
 	p->typed = p->cname = p->nx = NULL;
-	LIST_FOREACH(e, &c->buckets[h & c->mask], hlink) {
+	for (e = c->buckets[h & c->mask]; e != NULL; e = e->hnext) {
 		if (e->type == type) {
 			if (entry_named(e, name))
 				p->typed = e;
@@ -299,9 +331,9 @@ probe_name(const struct dnscache *c, uint64_t h, const struct dns_name *name, ui
 static struct entry *
 entry_live(struct dnscache *c, struct entry *e, int64_t now)
 {
-	if (e == NULL || now < e->expires)
+	if (e == NULL || tick(c, now) < e->expires)
 		return e;
-	entry_remove(c, e);
+	entry_unlink(c, e, NULL);
 	return NULL;
 }
 
@@ -313,13 +345,14 @@ remove_conflicts(struct dnscache *c, uint64_t h, const struct dns_name *name, ui
     enum entry_kind kind)
 {
 	bool all = kind == KIND_NXDOMAIN || (kind == KIND_POSITIVE && type == DNS_T_CNAME);
-	struct entry *e, *next;
+	struct entry **pp = &c->buckets[h & c->mask], *e;
 
-	for (e = LIST_FIRST(&c->buckets[h & c->mask]); e != NULL; e = next) {
-		next = LIST_NEXT(e, hlink);
+	while ((e = *pp) != NULL) {
 		if ((all || e->type == type || e->type == NX_TYPE || e->type == DNS_T_CNAME) &&
 		    entry_named(e, name))
-			entry_remove(c, e);
+			entry_unlink(c, e, pp);	/* *pp is now e's successor */
+		else
+			pp = &e->hnext;
 	}
 }
 
@@ -327,12 +360,13 @@ remove_conflicts(struct dnscache *c, uint64_t h, const struct dns_name *name, ui
 static void
 make_room(struct dnscache *c, uint32_t n, int64_t now)
 {
+	uint32_t t = tick(c, now);
 	struct entry *e;
 
 	while (c->opts.size - c->records < n && (e = TAILQ_FIRST(&c->lru)) != NULL) {
-		if (now < e->expires)
+		if (t < e->expires)
 			c->evictions += entry_records(e);
-		entry_remove(c, e);
+		entry_unlink(c, e, NULL);
 	}
 }
 
@@ -343,8 +377,8 @@ insert(struct dnscache *c, const struct dns_name *name, uint16_t type, enum entr
     uint32_t ttl, const struct items *it, int64_t now)
 {
 	uint32_t records = kind == KIND_POSITIVE ? it->n : 1;
-	struct entry *e;
-	uint64_t h;
+	struct entry *e, **head;
+	uint64_t h, expires;
 
 	if (ttl == 0 || records == 0 || records > c->opts.size)
 		return 0;
@@ -354,17 +388,19 @@ insert(struct dnscache *c, const struct dns_name *name, uint16_t type, enum entr
 	make_room(c, records, now);
 	e = xmalloc(offsetof(struct entry, data) + it->len + name->len);
 	memset(e, 0, offsetof(struct entry, data));
-	e->expires = now > INT64_MAX - ttl ? INT64_MAX : now + ttl;
+	expires = (uint64_t)tick(c, now) + ttl;
+	e->expires = expires > UINT32_MAX ? UINT32_MAX : (uint32_t)expires;
 	e->ttl = ttl;
 	e->kind = (uint8_t)kind;
 	e->type = type;
 	e->nitems = it->n;
-	e->datalen = (uint32_t)it->len;
 	e->namelen = name->len;
+	memcpy(e->data, name->wire, name->len);
 	if (it->len > 0)
-		memcpy(e->data, it->buf, it->len);
-	memcpy(e->data + it->len, name->wire, name->len);
-	LIST_INSERT_HEAD(&c->buckets[h & c->mask], e, hlink);
+		memcpy(entry_items(e), it->buf, it->len);
+	head = &c->buckets[h & c->mask];
+	e->hnext = *head;
+	*head = e;
 	TAILQ_INSERT_TAIL(&c->lru, e, lru);
 	c->records += records;
 	c->entries++;
@@ -518,11 +554,12 @@ dnscache_new(const struct dnscache_options *opts)
 		free(c);
 		return NULL;
 	}
-	while (nbuckets < c->opts.size && nbuckets < BUCKETS_MAX)
+	/* Up to two entries per bucket on average when full: chains stay short, and the table
+	 * takes half (64 KiB for 10,000 entries) of what one bucket per entry would. */
+	while (nbuckets * 2 < c->opts.size && nbuckets < BUCKETS_MAX)
 		nbuckets *= 2;
 	c->buckets = xcalloc(nbuckets, sizeof(*c->buckets));
-	for (size_t i = 0; i < nbuckets; i++)
-		LIST_INIT(&c->buckets[i]);
+	c->epoch = (int64_t)time(NULL) - TICK_SPAN;
 	c->mask = nbuckets - 1;
 	TAILQ_INIT(&c->lru);
 	return c;
@@ -535,8 +572,13 @@ dnscache_flush(struct dnscache *c)
 
 	if (c == NULL)
 		return;
-	while ((e = TAILQ_FIRST(&c->lru)) != NULL)
-		entry_remove(c, e);
+	while ((e = TAILQ_FIRST(&c->lru)) != NULL) {
+		TAILQ_REMOVE(&c->lru, e, lru);
+		free(e);
+	}
+	memset(c->buckets, 0, (c->mask + 1) * sizeof(*c->buckets));
+	c->records = 0;
+	c->entries = 0;
 }
 
 void
@@ -661,17 +703,18 @@ static int
 write_rrset(struct dns_builder *b, const struct dns_name *owner, const struct entry *e,
     uint32_t ttl)
 {
+	const uint8_t *items = entry_items(e);
 	size_t off = 0, n;
 	int ret;
 
 	for (uint16_t i = 0; i < e->next; i++)
-		off += 2 + (size_t)get16(e->data + off);
-	for (uint16_t i = 0; i < e->nitems; i++) {
-		if (off >= e->datalen)
-			off = 0;
-		n = get16(e->data + off);
+		off += 2 + (size_t)get16(items + off);
+	for (unsigned int i = e->next; i < (unsigned int)e->next + e->nitems; i++) {
+		if (i == e->nitems)
+			off = 0;	/* wrapped around to the first item */
+		n = get16(items + off);
 		if ((ret = dns_build_rr(b, DNS_SEC_ANSWER, owner, e->type, DNS_C_IN, ttl,
-		    e->data + off + 2, n)) != DNS_OK)
+		    items + off + 2, n)) != DNS_OK)
 			return ret;
 		off += 2 + n;
 	}
@@ -682,41 +725,43 @@ write_rrset(struct dns_builder *b, const struct dns_name *owner, const struct en
 static int
 write_soa(struct dns_builder *b, const struct entry *e, uint32_t ttl)
 {
+	const uint8_t *items = entry_items(e);
 	struct dns_name owner;
 	size_t n, off;
 
 	if (e->nitems != 2)
 		return DNS_OK;
-	n = get16(e->data);
+	n = get16(items);
 	owner.len = (uint8_t)n;
-	memcpy(owner.wire, e->data + 2, n);
+	memcpy(owner.wire, items + 2, n);
 	off = 2 + n;
 	return dns_build_rr(b, DNS_SEC_AUTHORITY, &owner, DNS_T_SOA, DNS_C_IN, ttl,
-	    e->data + off + 2, get16(e->data + off));
+	    items + off + 2, get16(items + off));
 }
 
 /* Writes the chain and the final entry found by dnscache_answer. */
 static int
 write_answer(struct dns_builder *b, const struct dns_name *qname, struct entry **chain,
-    size_t n, const struct entry *e, int64_t now, uint32_t max_ttl)
+    size_t n, const struct entry *e, uint32_t t, uint32_t max_ttl)
 {
 	const struct dns_name *ownerp = qname;
 	struct dns_name owner;
 	int ret;
 
 	for (size_t i = 0; i < n; i++) {
-		size_t len = get16(chain[i]->data);
+		const uint8_t *target = entry_items(chain[i]);
+		size_t len = get16(target);
 
 		if ((ret = dns_build_rr(b, DNS_SEC_ANSWER, ownerp, DNS_T_CNAME, DNS_C_IN,
-		    ttl_left(chain[i], now, max_ttl), chain[i]->data + 2, len)) != DNS_OK)
+		    ttl_left(chain[i], t, max_ttl), target + 2, len)) != DNS_OK)
 			return ret;
 		owner.len = (uint8_t)len;
-		memcpy(owner.wire, chain[i]->data + 2, len);
+		memcpy(owner.wire, target + 2, len);
 		ownerp = &owner;
 	}
 	if (e->kind == KIND_POSITIVE)
-		return write_rrset(b, ownerp, e, ttl_left(e, now, max_ttl));
-	return write_soa(b, e, ttl_left(e, now, max_ttl));
+		return write_rrset(b, ownerp, e, ttl_left(e, t, max_ttl));
+	return write_soa(b, e, ttl_left(e, t, max_ttl));
 }
 
 /* Finds what the cache holds for qname and qtype at now: the CNAMEs from qname (into chain,
@@ -741,8 +786,8 @@ resolve(struct dnscache *c, const struct dns_name *qname, uint16_t qtype, int64_
 		if (*n == DNSCACHE_CHAIN_MAX)
 			return NULL;
 		chain[(*n)++] = e;
-		cur.len = (uint8_t)get16(e->data);
-		memcpy(cur.wire, e->data + 2, cur.len);
+		cur.len = (uint8_t)get16(entry_items(e));
+		memcpy(cur.wire, entry_items(e) + 2, cur.len);
 		dns_name_lower(&cur);
 	}
 	if ((e = entry_live(c, p.typed, now)) == NULL)
@@ -771,7 +816,7 @@ dnscache_answer(struct dnscache *c, const struct dns_name *qname, uint16_t qtype
 	saved_len = b->ncomp <= DNS_COMPRESS_MAX ?
 	    offsetof(struct dns_builder, comp) + b->ncomp * sizeof(b->comp[0]) : sizeof(*b);
 	memcpy(&saved, b, saved_len);
-	ret = write_answer(b, qname, chain, n, e, now, max_ttl);
+	ret = write_answer(b, qname, chain, n, e, tick(c, now), max_ttl);
 	if (ret != DNS_OK && ret != DNS_E_SPACE) {
 		/* The builder was not ready for answers: leave it as it was. */
 		memcpy(b, &saved, saved_len);
