@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <check.h>
 
@@ -616,6 +617,38 @@ START_TEST(test_ttl_countdown_and_expiry)
 	ck_assert_int_eq(store_a(c, "tick.test", "192.0.2.5", 100, 1000), 1);
 	ck_assert_int_eq(ask(c, "tick.test", DNS_T_A, 900, &g), DNSCACHE_POSITIVE);
 	ck_assert_uint_eq(g.ttl[DNS_SEC_ANSWER][0], 100);
+	dnscache_free(c);
+}
+END_TEST
+
+/* The cache counts time in 32-bit ticks from 2^31 s before it started: any clock within 68
+ * years either way counts down exactly; one outside it never yields a TTL above the stored
+ * one, and an entry stored too far in the future expires at once instead of wrapping. */
+START_TEST(test_clock_range)
+{
+	struct dnscache *c = cache_new(150);
+	time_t t0 = time(NULL);
+	struct got g;
+
+	/* 60 years on: still exact. */
+	ck_assert_int_eq(store_a(c, "late.test", "192.0.2.1", 300, t0 + 60 * 365 * 86400L), 1);
+	ck_assert_int_eq(ask(c, "late.test", DNS_T_A, t0 + 60 * 365 * 86400L + 100, &g),
+	    DNSCACHE_POSITIVE);
+	ck_assert_uint_eq(g.ttl[DNS_SEC_ANSWER][0], 200);
+	/* 60 years back: still exact. */
+	ck_assert_int_eq(store_a(c, "early.test", "192.0.2.2", 300, t0 - 60 * 365 * 86400L), 1);
+	ck_assert_int_eq(ask(c, "early.test", DNS_T_A, t0 - 60 * 365 * 86400L + 299, &g),
+	    DNSCACHE_POSITIVE);
+	ck_assert_uint_eq(g.ttl[DNS_SEC_ANSWER][0], 1);
+	ck_assert_int_eq(ask(c, "early.test", DNS_T_A, t0 - 60 * 365 * 86400L + 300, &g),
+	    DNSCACHE_MISS);
+	/* Beyond the range either way: no wrap-around, no TTL above the stored one. */
+	ck_assert_int_eq(store_a(c, "far.test", "192.0.2.3", 300, (time_t)INT64_MAX), 1);
+	ck_assert_int_eq(ask(c, "far.test", DNS_T_A, (time_t)INT64_MAX, &g), DNSCACHE_MISS);
+	ck_assert_int_eq(store_a(c, "past.test", "192.0.2.4", 300, (time_t)INT64_MIN), 1);
+	ck_assert_int_eq(ask(c, "past.test", DNS_T_A, (time_t)INT64_MIN, &g), DNSCACHE_POSITIVE);
+	ck_assert_uint_eq(g.ttl[DNS_SEC_ANSWER][0], 300);
+	ck_assert_int_eq(ask(c, "past.test", DNS_T_A, t0, &g), DNSCACHE_MISS);
 	dnscache_free(c);
 }
 END_TEST
@@ -1697,6 +1730,7 @@ dnscache_suite(void)
 	tcase_add_test(ts, test_rejected_replies);
 	tcase_add_test(ts, test_malformed_rdata);
 	tcase_add_test(ts, test_round_robin);
+	tcase_add_test(ts, test_clock_range);
 	tcase_add_test(ts, test_truncated_answer);
 	tcase_add_test(ts, test_builder_not_ready);
 	tcase_add_test(tn, test_nxdomain);
