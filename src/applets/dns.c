@@ -485,6 +485,7 @@ udp_burst(struct listener *l)
 	static struct udp_batch *b;
 	/* Replies larger than a slot (edns-packet-max above 4096) are built in srv->out. */
 	bool big = srv->conf->edns_packet_max > UDP_SLOT;
+	const void *pf[UDP_BATCH];
 
 	if (b == NULL)
 		b = xcalloc(1, sizeof(*b));
@@ -511,6 +512,15 @@ udp_burst(struct listener *l)
 		}
 		if ((n = recvmmsg(fd, b->in, UDP_BATCH, MSG_DONTWAIT, NULL)) <= 0)
 			return false;
+		/* Start loading every cached answer of the batch before answering the first: a
+		 * hit's bucket and entry are otherwise cache misses, one after the other. */
+		if (srv->cache != NULL) {
+			for (int i = 0; i < n; i++)
+				pf[i] = dnscache_prefetch_bucket(srv->cache, b->head[i],
+				    b->in[i].msg_len < UDP_HEAD ? b->in[i].msg_len : UDP_HEAD);
+			for (int i = 0; i < n; i++)
+				dnscache_prefetch_entry(pf[i]);
+		}
 		for (int i = 0; i < n; i++) {
 			struct msghdr *mh = &b->in[i].msg_hdr;
 			struct sockaddr_storage local;

@@ -100,4 +100,14 @@ void		 dnscache_stats(const struct dnscache *cache, struct dnscache_stats *stats
 /* The records held now (the records of dnscache_stats); 0 for a NULL cache. */
 uint32_t	 dnscache_records(const struct dnscache *cache);
 
+/*
+ * Prefetching for a batch of queries: dnscache_prefetch_bucket starts loading the bucket of
+ * the question name of query msg (as sent: a name with upper case letters just prefetches the
+ * wrong bucket) and returns a token for dnscache_prefetch_entry, which starts loading the first
+ * entry of that bucket once it has arrived. Hints only: they change nothing.
+ */
+const void	*dnscache_prefetch_bucket(const struct dnscache *cache, const uint8_t *msg,
+		    size_t len);
+void		 dnscache_prefetch_entry(const void *token);
+
 #endif

@@ -85,6 +85,8 @@ one_reply(struct dnscache *c, const uint8_t *msgbuf, size_t len, time_t now, uin
 	struct dns_rr rr;
 	size_t n = 0, pos;
 
+	/* The batch prefetch scans the question name of any datagram, well-formed or not. */
+	dnscache_prefetch_entry(dnscache_prefetch_bucket(c, msgbuf, len));
 	if (dns_parse(msgbuf, len, &msg) != DNS_OK)
 		return;
 	(void)dnscache_store(c, &msg, msgbuf, len, now);

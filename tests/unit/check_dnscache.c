@@ -653,6 +653,58 @@ START_TEST(test_clock_range)
 }
 END_TEST
 
+/* The prefetch hints of a UDP batch: a token for a well-formed query (the same for the same
+ * name), none for anything malformed, and the cache's answers unchanged. */
+START_TEST(test_prefetch_hints)
+{
+	struct dnscache *c = cache_new(150), *empty = cache_new(0);
+	uint8_t q[512], bad[512];
+	struct dns_builder b;
+	struct dns_name n;
+	const void *t;
+	size_t len;
+	struct got g;
+
+	ck_assert_int_eq(store_a(c, "pf.test", "192.0.2.1", 300, 0), 1);
+	ck_assert_int_eq(dns_name_from_text("pf.test", &n), 0);
+	ck_assert_int_eq(dns_builder_init(&b, q, sizeof(q), 1, DNS_F_RD), 0);
+	ck_assert_int_eq(dns_build_question(&b, &n, DNS_T_A, DNS_C_IN), 0);
+	len = dns_builder_finish(&b);
+	t = dnscache_prefetch_bucket(c, q, len);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_ptr_eq(dnscache_prefetch_bucket(c, q, len), t);
+	dnscache_prefetch_entry(t);
+	dnscache_prefetch_entry(NULL);
+	ck_assert_ptr_null(dnscache_prefetch_bucket(NULL, q, len));
+	ck_assert_ptr_null(dnscache_prefetch_bucket(empty, q, len));
+	/* Shorter than a header; cut inside the name; cut before its root label. */
+	ck_assert_ptr_null(dnscache_prefetch_bucket(c, q, 11));
+	ck_assert_ptr_null(dnscache_prefetch_bucket(c, q, 12));
+	ck_assert_ptr_null(dnscache_prefetch_bucket(c, q, 12 + 4));
+	ck_assert_ptr_null(dnscache_prefetch_bucket(c, q, 12 + 8));
+	ck_assert_ptr_nonnull(dnscache_prefetch_bucket(c, q, 12 + 9));
+	/* A compression pointer or a label over 63 bytes; a name over 255 bytes. */
+	memcpy(bad, q, len);
+	bad[12] = 0xc0;
+	ck_assert_ptr_null(dnscache_prefetch_bucket(c, bad, len));
+	bad[12] = 64;
+	ck_assert_ptr_null(dnscache_prefetch_bucket(c, bad, len));
+	memset(bad + 12, 'a', sizeof(bad) - 12);
+	for (size_t i = 0; i < 4; i++)
+		bad[12 + i * 64] = 63;
+	bad[12 + 256] = 0;
+	ck_assert_ptr_null(dnscache_prefetch_bucket(c, bad, sizeof(bad)));
+	bad[12 + 192] = 61;
+	bad[12 + 254] = 0;	/* 3 x 64 + 62 + the root: 255 bytes */
+	ck_assert_ptr_nonnull(dnscache_prefetch_bucket(c, bad, sizeof(bad)));
+	/* Hints only. */
+	ck_assert_int_eq(ask(c, "pf.test", DNS_T_A, 10, &g), DNSCACHE_POSITIVE);
+	ck_assert_uint_eq(g.ttl[DNS_SEC_ANSWER][0], 290);
+	dnscache_free(c);
+	dnscache_free(empty);
+}
+END_TEST
+
 START_TEST(test_ttl_zero_and_rfc2181)
 {
 	struct dnscache *c = cache_new(150);
@@ -1731,6 +1783,7 @@ dnscache_suite(void)
 	tcase_add_test(ts, test_malformed_rdata);
 	tcase_add_test(ts, test_round_robin);
 	tcase_add_test(ts, test_clock_range);
+	tcase_add_test(ts, test_prefetch_hints);
 	tcase_add_test(ts, test_truncated_answer);
 	tcase_add_test(ts, test_builder_not_ready);
 	tcase_add_test(tn, test_nxdomain);
