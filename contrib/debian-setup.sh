@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 build_pkgs="gcc make autoconf automake pkg-config libc6-dev libssl-dev libevent-dev libinih-dev
 	libjansson-dev libqrencode-dev"
 # Check runs the unit tests; the rest are the real peers the integration tests drive.
-test_pkgs="check python3 python3-dnspython iproute2 procps dnsmasq-base bind9-dnsutils openssl
+test_pkgs="check python3 python3-dnspython iproute2 procps dnsmasq-base bind9-dnsutils knot-dnsutils openssl
 	postgresql curl man-db mandoc systemd python3-yaml python3-jwt
 	chromium nodejs"
 # zbarimg reads back the QR codes zt draws (tests/integration/edge-users.sh).

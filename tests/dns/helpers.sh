@@ -10,8 +10,7 @@ DNS_EXEC=""
 # Skips the test (77) unless /usr/bin/python3 has dnspython.
 dns_need_python() {
 	if ! "$PY" -c 'import dns.message' 2>/dev/null; then
-		echo "SKIP: $PY with python3-dnspython is not installed"
-		exit 77
+		t_skip "$PY with python3-dnspython is not installed"
 	fi
 }
 

@@ -5,12 +5,10 @@ t_init
 t_need /usr/sbin/dnsmasq
 PY=/usr/bin/python3
 if ! $PY -c 'import dns.message' 2>/dev/null; then
-	echo "SKIP: python3-dnspython is not installed"
-	exit 77
+	t_skip "python3-dnspython is not installed"
 fi
 if ! /usr/sbin/dnsmasq --version | grep -q 'version 2\.90 '; then
-	echo "SKIP: the reference is dnsmasq 2.90; this is $(/usr/sbin/dnsmasq --version | head -n 1)"
-	exit 77
+	t_skip "the reference is dnsmasq 2.90; this is $(/usr/sbin/dnsmasq --version | head -n 1)"
 fi
 cases=$(cd "$top_srcdir/tests/dns/cases" && ls *.queries | sed 's/\.queries$//')
 t_check "the answers of zt and dnsmasq agree" \

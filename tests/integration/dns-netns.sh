@@ -13,8 +13,7 @@ CHK=$DNS_DIR/protocol_checks.py
 SRV=zt-$$-srv
 PEER=zt-$$-peer
 if ! ip netns add "$SRV" 2>"$T_DIR/netns.err"; then
-	echo "SKIP: cannot make a network namespace: $(cat "$T_DIR/netns.err")"
-	exit 77
+	t_skip "cannot make a network namespace: $(cat "$T_DIR/netns.err")"
 fi
 ns_cleanup() {
 	for p in $T_PIDS; do

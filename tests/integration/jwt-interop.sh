@@ -6,8 +6,7 @@
 t_init
 PY=/usr/bin/python3
 [ -x "$PY" ] && "$PY" -c 'import jwt, cryptography' 2>/dev/null || {
-	echo "SKIP: python3-jwt is not installed"
-	exit 77
+	t_skip "python3-jwt is not installed"
 }
 ZTJWT=$top_builddir/tests/net/ztjwt
 [ -x "$ZTJWT" ] || ${MAKE:-make} -C "$top_builddir" tests/net/ztjwt >/dev/null || exit 99

@@ -17,7 +17,7 @@ t_need curl
 zn_init
 zn_build_ztio
 ZTJWT=${top_builddir:-.}/tests/net/ztjwt
-[ -x "$ZTJWT" ] || { echo "SKIP: tests/net/ztjwt is not built (make check)"; exit 77; }
+[ -x "$ZTJWT" ] || { t_skip "tests/net/ztjwt is not built (make check)"; }
 
 export XDG_CONFIG_HOME="$T_DIR/config"
 LOGINS=$XDG_CONFIG_HOME/zt/logins.json

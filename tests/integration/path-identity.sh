@@ -16,8 +16,7 @@ zn_build_ztio
 ZTJWT=${top_builddir:-.}/tests/net/ztjwt
 ZTMUXC=${top_builddir:-.}/tests/net/ztmuxc
 if [ ! -x "$ZTJWT" ] || [ ! -x "$ZTMUXC" ]; then
-	echo "SKIP: tests/net/ztjwt or ztmuxc is not built (make check)"
-	exit 77
+	t_skip "tests/net/ztjwt or ztmuxc is not built (make check)"
 fi
 
 zn_edge_init

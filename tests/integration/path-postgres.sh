@@ -16,15 +16,13 @@ for d in "$(pg_config --bindir 2>/dev/null)" /usr/lib/postgresql/*/bin \
 	fi
 done
 if [ -z "$PGBIN" ]; then
-	echo "SKIP: the PostgreSQL server (initdb, pg_ctl, postgres) is not installed"
-	exit 77
+	t_skip "the PostgreSQL server (initdb, pg_ctl, postgres) is not installed"
 fi
 # The server refuses to run as root: as root, run it as the user postgres.
 if [ "$(id -u)" -eq 0 ]; then
 	t_need setpriv
 	if ! id postgres >/dev/null 2>&1; then
-		echo "SKIP: running as root and there is no user postgres to run the server"
-		exit 77
+		t_skip "running as root and there is no user postgres to run the server"
 	fi
 	as_pg() {
 		setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"
