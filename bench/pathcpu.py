@@ -5,6 +5,7 @@ shared machine: a zt network as bench/ztnet.py builds it carries a fixed amount 
 each of the three zt processes (/proc/PID/schedstat, nanoseconds) is read before and after.
 
     bench/pathcpu.py [--zt src/zt] [--gib 2] [--runs 3] [--streams 1] [--strace] [--perf SECONDS]
+                     [--call-graph fp|dwarf]
 
 Prints, per run, the seconds of CPU per GiB of each process and of the path, the wall-clock rate
 (noisy: other load), and the median of the runs. --strace counts the system calls of the three
@@ -37,6 +38,9 @@ def main():
     ap.add_argument("--streams", type=int, default=1)
     ap.add_argument("--strace", action="store_true")
     ap.add_argument("--perf", type=float, default=0)
+    ap.add_argument("--call-graph", default="fp", metavar="MODE",
+                    help="perf record --call-graph MODE (fp, or dwarf to see callers in libraries "
+                    "built without frame pointers, such as glibc's memmove)")
     ap.add_argument("--json", help="write the runs here")
     args = ap.parse_args()
 
@@ -118,7 +122,8 @@ def main():
                                    str(args.perf + 2), "-P", str(args.streams)],
                                   stdout=subprocess.DEVNULL)
             time.sleep(1)
-            subprocess.run(["perf", "record", "-q", "-g", "-o", data, "-p",
+            subprocess.run(["perf", "record", "-q", "--call-graph", args.call_graph, "-o", data,
+                            "-p",
                             ",".join(str(p) for p in procs.values()), "--", "sleep",
                             str(args.perf)], check=False)
             ic.wait()

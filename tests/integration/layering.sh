@@ -8,7 +8,7 @@ src="$top_srcdir/src"
 # log and util form the base together.
 rank() {
 	case "$1" in
-	log|util) echo 0 ;;
+	log|util|copy) echo 0 ;;
 	ev|conf|tls|ifaddr|policy|ingress|conntoken|state) echo 1 ;;
 	jwt) echo 1 ;;
 	signkeys) echo 2 ;;

@@ -7,6 +7,7 @@
 #define ZT_SUITES(X) \
 	X(conf) \
 	X(conntoken) \
+	X(copy) \
 	X(dns) \
 	X(dnscache) \
 	X(dnsconf) \
