@@ -39,9 +39,8 @@ copy_avoid_rep_movsb(const void *dst, const void *src, size_t n)
 }
 
 /* Copies n >= 64 bytes from src to dst, which must not overlap, with 16-byte vector loads and
- * stores (aligned stores); returns dst. A vector loop where SSE2 is (every x86-64: then
- * copy_available() is true), a byte loop elsewhere. */
+ * stores (aligned stores); returns dst. A vector loop where SSE2 is (every x86-64), a byte
+ * loop elsewhere. */
 void	*copy_forward(void *dst, const void *src, size_t n);
-bool	 copy_available(void);
 
 #endif
