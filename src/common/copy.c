@@ -1,7 +1,6 @@
 /* copy: a memory copy for the one case glibc's x86-64 memcpy makes slow on AMD Zen 3 and 4. */
 #include "config.h"
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 

@@ -2,7 +2,7 @@
  * copy: a memory copy for the one case glibc's x86-64 memcpy makes slow on AMD Zen 3 and 4.
  *
  * glibc (2.36, Debian 12) copies 2112 bytes and more with `rep movsb` on CPUs that announce FSRM.
- * On Zen 3/4 that instruction runs about 15 times slower (1.5-2.5 instead of 25-30 GB/s here)
+ * On Zen 3/4 that instruction runs about 15 times slower (1.5-2.6 instead of 25-35 GB/s here)
  * when the destination is 1 to 31 bytes past the source modulo 4 KiB (glibc bug 30994 and
  * its relatives), and buffer-to-buffer copies of a data path land there often: two heap
  * buffers at the same page offset, one shifted by a record or frame header. copy_forward is a
