@@ -25,7 +25,10 @@
 #define COPY_DIST_MAX	63
 
 /* True for a copy glibc would make with a slow `rep movsb`: COPY_MIN <= n <= COPY_MAX, the
- * destination 1..COPY_DIST_MAX bytes past the source modulo 4096, and no overlap. */
+ * destination 1..COPY_DIST_MAX bytes past the source modulo 4096, and either no overlap or the
+ * destination at least 64 bytes below the source (a move towards the front of a buffer, which
+ * glibc's memmove also makes with a forward `rep movsb`: OpenSSL's read-ahead buffer moves
+ * what follows a record to the front, up to 48 KiB at a time). */
 static inline bool
 copy_avoid_rep_movsb(const void *dst, const void *src, size_t n)
 {
@@ -35,12 +38,13 @@ copy_avoid_rep_movsb(const void *dst, const void *src, size_t n)
 		return false;
 	if (((d - s) & 4095) - 1 >= COPY_DIST_MAX)
 		return false;
-	return d - s >= n && s - d >= n;
+	return (d - s >= n && s - d >= n) || (d < s && s - d >= 64);
 }
 
-/* Copies n >= 64 bytes from src to dst, which must not overlap, with 16-byte vector loads and
- * stores (aligned stores); returns dst. A vector loop where SSE2 is (every x86-64), a byte
- * loop elsewhere. */
+/* Copies n >= 64 bytes from src to dst with 16-byte vector loads and stores (aligned stores);
+ * returns dst. The two must not overlap, or dst must be at least 64 bytes below src (every
+ * block is loaded before the stores that could reach it). A vector loop where SSE2 is (every
+ * x86-64), a byte loop elsewhere. */
 void	*copy_forward(void *dst, const void *src, size_t n);
 
 #endif

@@ -133,6 +133,9 @@ struct mux_session {
 	bool			 server, welcomed;
 	bool			 goaway_sent, goaway_recv, ping_out;
 	bool			 fail_pending, fail_send;
+	/* The DATA frame read_cb is handling fills the first chain of the input exactly: its
+	 * payload may move to the stream's queue without a copy (rx_zc); on_data did (rx_taken). */
+	bool			 rx_zc, rx_taken;
 	bool			 freed, destroying;
 	int			 refs;
 	unsigned int		 flow_errors;
@@ -1450,12 +1453,57 @@ streams_close_all(struct mux_session *s, uint16_t code, const char *reason)
 			stream_close(s->buckets[i], code, reason);
 }
 
-/* Sends one DATA frame of st (window and queue permitting), with FIN when it is the last. */
-/* DATA payloads a sender makes: a header and its payload fill one TLS record (16 KiB of
- * plaintext) exactly. Receivers accept up to MUX_MAX_FRAME. */
-#define MUX_DATA_PAYLOAD	(16384 - MUX_HEADER_LEN)
+/*
+ * DATA frames a sender makes: a header and its payload fill one TLS record of MUX_RECORD bytes
+ * of plaintext, and MUX_RECORD is what a receiver reserves for each record it reads. It is
+ * 48 bytes short of the 16 KiB TLS allows: with the 48 bytes of a libevent chain's header, a
+ * chain that holds one such record is one 16 KiB allocation (a full 16 KiB record would take
+ * a 32 KiB one: libevent rounds chains up to a power of two). Receivers accept MUX_MAX_FRAME.
+ */
+#define MUX_DATA_PAYLOAD	(MUX_RECORD - MUX_HEADER_LEN)
 /* Bytes a splice reads from or writes to its socket at once: four full frames. */
 #define MUX_SOCKET_IO		(4 * MUX_DATA_PAYLOAD)
+
+/*
+ * Frames relayed without copies. A full DATA frame arrives as the only content of one chain of
+ * the session's input (one record per reservation of MUX_RECORD bytes); on_data moves that
+ * chain to the stream's queue, a splice moves it on to the other stream's queue, and
+ * stream_send writes the new header into the 12 bytes where the old one was and moves the chain
+ * into the session's output, where the TLS layer seals it as one record. A relay then copies a
+ * payload once (into OpenSSL's record buffer) instead of three times. Only frames of
+ * MUX_ZC_MIN to MUX_RECORD bytes move, so a chain moved is a 16 KiB allocation at most three
+ * quarters of which is payload: a queue's memory stays within 4/3 of its bytes.
+ */
+#define MUX_ZC_MIN	(12 * 1024)
+
+/* The length of b's first contiguous extent (0 when b is empty). */
+static size_t
+first_extent(struct evbuffer *b)
+{
+	struct evbuffer_iovec v;
+
+	return evbuffer_peek(b, -1, NULL, &v, 1) >= 1 ? v.iov_len : 0;
+}
+
+/* Puts header h in front of the n bytes that make q's first chain, in that chain, and moves
+ * the chain to out. False, with q as it was, when the chain has no room in front. */
+static bool
+frame_in_place(struct evbuffer *q, struct evbuffer *out, const uint8_t *h, size_t n)
+{
+	struct evbuffer_iovec a, b;
+
+	if (evbuffer_peek(q, -1, NULL, &a, 1) < 1 ||
+	    evbuffer_prepend(q, h, MUX_HEADER_LEN) == -1)
+		return false;
+	if (evbuffer_peek(q, -1, NULL, &b, 1) < 1 || b.iov_len != n + MUX_HEADER_LEN ||
+	    (uint8_t *)b.iov_base + MUX_HEADER_LEN != (uint8_t *)a.iov_base) {
+		evbuffer_drain(q, MUX_HEADER_LEN);	/* the header went elsewhere: undo */
+		return false;
+	}
+	if (evbuffer_remove_buffer(q, out, n + MUX_HEADER_LEN) != (int)(n + MUX_HEADER_LEN))
+		fatalx("frame_in_place: the stream's queue is shorter than it says");
+	return true;
+}
 
 static void
 stream_send(struct mux_stream *st)
@@ -1463,15 +1511,23 @@ stream_send(struct mux_stream *st)
 	struct evbuffer *out = bufferevent_get_output(st->s->bev);
 	size_t q = evbuffer_get_length(st->out), n = q;
 	uint8_t h[MUX_HEADER_LEN];
-	struct evbuffer_iovec v;
+	struct evbuffer_iovec v, v2[2];
 	bool fin;
 
 	if (n > st->send_window)
 		n = st->send_window;
 	if (n > MUX_DATA_PAYLOAD)
 		n = MUX_DATA_PAYLOAD;
+	/* A relay's queue is a row of chains of one frame's payload each (see MUX_ZC_MIN). When
+	 * a copy has left the first one short, it goes alone: sent with the start of the next,
+	 * every frame after it would straddle two chains and be copied too. */
+	if (n == MUX_DATA_PAYLOAD && evbuffer_peek(st->out, -1, NULL, v2, 2) >= 2 &&
+	    v2[0].iov_len < n && v2[1].iov_len == MUX_DATA_PAYLOAD)
+		n = v2[0].iov_len;
 	fin = st->fin_queued && n == q;
 	frame_header(h, MUX_DATA, fin ? MUX_F_FIN : 0, st->id, (uint32_t)n);
+	if (n >= MUX_ZC_MIN && first_extent(st->out) == n && frame_in_place(st->out, out, h, n))
+		goto sent;
 	/* Header and payload in one contiguous extent: the TLS layer writes one record per
 	 * extent of the output, so a frame is one record (not a 12-byte record for the header
 	 * and records the size of whatever chunks the payload came in). One copy of at most
@@ -1489,6 +1545,7 @@ stream_send(struct mux_stream *st)
 		if (n > 0)
 			evbuffer_remove_buffer(st->out, out, n);
 	}
+sent:
 	if (st->s->counters != NULL)
 		st->s->counters->bytes_out += n;
 	st->send_window -= (uint32_t)n;
@@ -1887,7 +1944,18 @@ on_data(struct mux_session *s, const struct mux_frame *f)
 		count_control(s, MUX_CTL_EMPTY);
 		return;
 	}
-	evbuffer_add(st->in, f->payload, f->length);
+	if (s->rx_zc) {
+		struct evbuffer *in = bufferevent_get_input(s->bev);
+
+		/* The frame is the first chain of the input, whole: the payload's chain moves to
+		 * the queue as it is (libevent moves whole chains), and a relay's stream_send can
+		 * put the next header in front of it where this one was. */
+		evbuffer_drain(in, MUX_HEADER_LEN);
+		if (evbuffer_remove_buffer(in, st->in, f->length) != (int)f->length)
+			fatalx("on_data: the input is shorter than the frame it holds");
+		s->rx_taken = true;
+	} else
+		evbuffer_add(st->in, f->payload, f->length);
 	if (s->counters != NULL)
 		s->counters->bytes_in += f->length;
 	st->recv_window -= f->length;
@@ -2213,10 +2281,15 @@ read_cb(struct bufferevent *bev, void *arg)
 		}
 		f.payload = p + MUX_HEADER_LEN;
 		any = true;
+		s->rx_zc = f.type == MUX_DATA && f.length >= MUX_ZC_MIN && n <= MUX_RECORD &&
+		    first_extent(in) == n;
+		s->rx_taken = false;
 		frame_handle(s, &f);
 		if (f.type == MUX_HELLO)
 			util_cleanse(p, n);	/* the frame held secrets */
-		evbuffer_drain(in, n);
+		if (!s->rx_taken)
+			evbuffer_drain(in, n);
+		s->rx_zc = s->rx_taken = false;
 	}
 	if (any)
 		s->last_rx = now_ms();
@@ -2501,6 +2574,9 @@ mux_session_new(struct event_base *base, struct bufferevent *bev, bool server,
 	/* One read() for several records; read_cb, event_cb (after the handshake) and
 	 * session_fail read what OpenSSL holds beyond the record libevent asked for. */
 	tls_bufferevent_read_ahead(bev);
+	/* One record per reservation of MUX_RECORD bytes: a full frame is a chain of its own (see
+	 * MUX_ZC_MIN). The size of a read() is read-ahead's business, not this. */
+	bufferevent_set_max_single_read(bev, MUX_RECORD);
 	/* The records of one turn of the loop leave in one write(): full TCP segments, and a
 	 * wake-up of the peer per 64 KiB rather than per record. */
 	(void)tls_bufferevent_gather(bev);

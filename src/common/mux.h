@@ -16,6 +16,7 @@ struct mux_stream;
 #define MUX_VERSION		1
 #define MUX_HEADER_LEN		12
 #define MUX_MAX_FRAME		16384	/* payload bytes */
+#define MUX_RECORD		16336	/* header and payload of a full DATA frame (mux.c) */
 #define MUX_MAX_HELLO		4096
 #define MUX_MAX_HOSTNAME	253
 #define MUX_MAX_REASON		256

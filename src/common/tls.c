@@ -960,6 +960,7 @@ tls_bufferevent_read_buffered(struct bufferevent *bev, size_t max)
 {
 	struct evbuffer_iovec v;
 	struct evbuffer *in;
+	ev_ssize_t each;
 	size_t got = 0;
 	SSL *ssl;
 	int n;
@@ -968,12 +969,16 @@ tls_bufferevent_read_buffered(struct bufferevent *bev, size_t max)
 	    !SSL_is_init_finished(ssl))
 		return 0;
 	in = bufferevent_get_input(bev);
+	/* Reservations of the size libevent's own reads use (the owner may size them to its
+	 * records: see MUX_RECORD). */
+	if ((each = bufferevent_get_max_single_read(bev)) <= 0 || each > SSL3_RT_MAX_PLAIN_LENGTH)
+		each = SSL3_RT_MAX_PLAIN_LENGTH;
 	while (got < max && SSL_has_pending(ssl) == 1) {
-		if (evbuffer_reserve_space(in, SSL3_RT_MAX_PLAIN_LENGTH, &v, 1) < 1)
+		if (evbuffer_reserve_space(in, each, &v, 1) < 1)
 			break;
 		ERR_clear_error();
-		n = SSL_read(ssl, v.iov_base, (int)(v.iov_len > SSL3_RT_MAX_PLAIN_LENGTH ?
-		    SSL3_RT_MAX_PLAIN_LENGTH : v.iov_len));
+		n = SSL_read(ssl, v.iov_base, (int)(v.iov_len > (size_t)each ? (size_t)each :
+		    v.iov_len));
 		if (n <= 0) {
 			ERR_clear_error();
 			break;		/* the reservation lapses */

@@ -92,7 +92,8 @@ size_t		 tls_bufferevent_unsent(struct bufferevent *bev);
 void		 tls_bufferevent_flush(struct bufferevent *bev);
 /* Moves up to about max bytes of the records OpenSSL already holds (read ahead) into bev's
  * input, without waiting for libevent's next read callback; returns the bytes moved. Stops at
- * anything but data (a partial record, an alert, an error: left to libevent). */
+ * anything but data (a partial record, an alert, an error: left to libevent). Each read takes
+ * a reservation of bev's max single read (at most 16 KiB), as libevent's own reads do. */
 size_t		 tls_bufferevent_read_buffered(struct bufferevent *bev, size_t max);
 /* Sends close_notify (best effort) before the caller frees the bufferevent; call it once the
  * output buffer has drained, since data still queued would follow the close_notify. */

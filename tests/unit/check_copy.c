@@ -97,7 +97,10 @@ START_TEST(test_which)
 	ck_assert(!copy_avoid_rep_movsb(p + 8192 - 5, p, 4096));	/* behind */
 	ck_assert(copy_avoid_rep_movsb(p + 8192 + 5, p + 16384, 4096));	/* 2 pages - 5 behind */
 	ck_assert(!copy_avoid_rep_movsb(p + 5, p, 4096));		/* overlap: glibc's */
-	ck_assert(!copy_avoid_rep_movsb(p, p + 4096 + 4091, 8192));	/* overlap the other way */
+	/* Overlap the other way (the destination 4096 + 4091 bytes below): a forward move. */
+	ck_assert(copy_avoid_rep_movsb(p, p + 4096 + 4091, 8192));
+	ck_assert(copy_avoid_rep_movsb(p, p + 16358, 3 * 16358));
+	ck_assert(!copy_avoid_rep_movsb(p, p + 16358 + 64, 3 * 16358));	/* far enough */
 	free(p);
 }
 END_TEST
@@ -118,6 +121,10 @@ call_memmove(void *d, const void *s, size_t n)
 
 	return fn(d, s, n);
 }
+
+/* Distances of moves to the front whose destination is 26, 26, 1 and 63 bytes past the source
+ * modulo 4 KiB: all slow for glibc. 16358 is a record of 16336 bytes of plaintext on the wire. */
+static const size_t fronts[] = { 4070, 16358, 8191, 4033 };
 
 /* This process's memcpy and memmove are src/memcpy.c's: every case, slow or not, is right. */
 START_TEST(test_override)
@@ -142,6 +149,18 @@ START_TEST(test_override)
 				s[i] = ref[i] = pat(i);
 			ck_assert_ptr_eq(call_memmove(s, s + dof, n), s);
 			ck_assert_msg(memcmp(s, ref + dof, n) == 0, "down %zu by %zu", n, dof);
+		}
+	/* Moves to the front by a record's length, whose distance modulo 4 KiB is in the slow
+	 * range (copy_forward, overlapping): what OpenSSL's read-ahead buffer does. */
+	for (i = 0; i < sizeof(fronts) / sizeof(fronts[0]); i++)
+		for (n = COPY_MIN; n + fronts[i] <= AREA; n += 7919) {
+			size_t k, back = fronts[i];
+
+			for (k = 0; k < n + back; k++)
+				s[k] = ref[k] = pat(k);
+			ck_assert(copy_avoid_rep_movsb(s, s + back, n));
+			ck_assert_ptr_eq(call_memmove(s, s + back, n), s);
+			ck_assert_msg(memcmp(s, ref + back, n) == 0, "front %zu by %zu", n, back);
 		}
 	free(s);
 	free(d);
