@@ -1486,7 +1486,10 @@ first_extent(struct evbuffer *b)
 }
 
 /* Puts header h in front of the n bytes that make q's first chain, in that chain, and moves
- * the chain to out. False, with q as it was, when the chain has no room in front. */
+ * the chain to out. False, with q as it was, when the chain has no room in front. Besides a
+ * relay's chains (above), this takes the last frame of a chain that a splice read from its
+ * socket (up to 64 KiB read at once): such a chain stays allocated until the output is
+ * written, at most one per four frames of an output kept under MUX_OUTPUT_HIGH. */
 static bool
 frame_in_place(struct evbuffer *q, struct evbuffer *out, const uint8_t *h, size_t n)
 {
