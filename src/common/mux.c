@@ -1485,21 +1485,21 @@ first_extent(struct evbuffer *b)
 	return evbuffer_peek(b, -1, NULL, &v, 1) >= 1 ? v.iov_len : 0;
 }
 
-/* Puts header h in front of the n bytes that make q's first chain, in that chain, and moves
- * the chain to out. False, with q as it was, when the chain has no room in front. Besides a
- * relay's chains (above), this takes the last frame of a chain that a splice read from its
+/* Puts header h in front of the n bytes at data that make q's first chain, in that chain, and
+ * moves the chain to out. False, with q as it was, when the chain has no room in front. Besides
+ * a relay's chains (above), this takes the last frame of a chain that a splice read from its
  * socket (up to 64 KiB read at once): such a chain stays allocated until the output is
  * written, at most one per four frames of an output kept under MUX_OUTPUT_HIGH. */
 static bool
-frame_in_place(struct evbuffer *q, struct evbuffer *out, const uint8_t *h, size_t n)
+frame_in_place(struct evbuffer *q, const void *data, struct evbuffer *out, const uint8_t *h,
+    size_t n)
 {
-	struct evbuffer_iovec a, b;
+	struct evbuffer_iovec b;
 
-	if (evbuffer_peek(q, -1, NULL, &a, 1) < 1 ||
-	    evbuffer_prepend(q, h, MUX_HEADER_LEN) == -1)
+	if (evbuffer_prepend(q, h, MUX_HEADER_LEN) == -1)
 		return false;
 	if (evbuffer_peek(q, -1, NULL, &b, 1) < 1 || b.iov_len != n + MUX_HEADER_LEN ||
-	    (uint8_t *)b.iov_base + MUX_HEADER_LEN != (uint8_t *)a.iov_base) {
+	    (const uint8_t *)b.iov_base + MUX_HEADER_LEN != (const uint8_t *)data) {
 		evbuffer_drain(q, MUX_HEADER_LEN);	/* the header went elsewhere: undo */
 		return false;
 	}
@@ -1514,7 +1514,8 @@ stream_send(struct mux_stream *st)
 	struct evbuffer *out = bufferevent_get_output(st->s->bev);
 	size_t q = evbuffer_get_length(st->out), n = q;
 	uint8_t h[MUX_HEADER_LEN];
-	struct evbuffer_iovec v, v2[2];
+	struct evbuffer_iovec v, e[2];
+	int ne = evbuffer_peek(st->out, -1, NULL, e, 2);
 	bool fin;
 
 	if (n > st->send_window)
@@ -1524,12 +1525,13 @@ stream_send(struct mux_stream *st)
 	/* A relay's queue is a row of chains of one frame's payload each (see MUX_ZC_MIN). When
 	 * a copy has left the first one short, it goes alone: sent with the start of the next,
 	 * every frame after it would straddle two chains and be copied too. */
-	if (n == MUX_DATA_PAYLOAD && evbuffer_peek(st->out, -1, NULL, v2, 2) >= 2 &&
-	    v2[0].iov_len < n && v2[1].iov_len == MUX_DATA_PAYLOAD)
-		n = v2[0].iov_len;
+	if (n == MUX_DATA_PAYLOAD && ne >= 2 && e[0].iov_len < n &&
+	    e[1].iov_len == MUX_DATA_PAYLOAD)
+		n = e[0].iov_len;
 	fin = st->fin_queued && n == q;
 	frame_header(h, MUX_DATA, fin ? MUX_F_FIN : 0, st->id, (uint32_t)n);
-	if (n >= MUX_ZC_MIN && first_extent(st->out) == n && frame_in_place(st->out, out, h, n))
+	if (n >= MUX_ZC_MIN && ne >= 1 && e[0].iov_len == n &&
+	    frame_in_place(st->out, e[0].iov_base, out, h, n))
 		goto sent;
 	/* Header and payload in one contiguous extent: the TLS layer writes one record per
 	 * extent of the output, so a frame is one record (not a 12-byte record for the header
